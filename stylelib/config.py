@@ -1,0 +1,163 @@
+"""Hyperparameters of the two methods, as frozen dataclasses with their sources.
+
+A loss weight only means something together with the normalisation of the loss it
+multiplies (see :mod:`stylelib.losses`), so every preset carries both. Where a paper and its
+authors' released code differ, both are presets side by side::
+
+    >>> from dataclasses import replace
+    >>> from stylelib.config import preset
+    >>> cfg = replace(preset("gatys2016"), steps=100, size=256)
+    >>> cfg.content_layers, cfg.pooling
+    (('conv4_2',), 'avg')
+
+Sources, cited per field:
+  [G16]  Gatys, Ecker, Bethge. Image Style Transfer Using Convolutional Neural Networks.
+         CVPR 2016 (and its preprint, A Neural Algorithm of Artistic Style, arXiv:1508.06576).
+  [Gc]   The authors' PyTorch notebook, github.com/leongatys/PytorchNeuralStyleTransfer.
+  [J16]  Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and
+         Super-Resolution. ECCV 2016, Sec. 3 and 4.1.
+  [Jc]   The authors' Torch code, github.com/jcjohnson/fast-neural-style (train.lua defaults),
+         whose content layer relu3_3 is also the one the seed blog (001) describes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+Arch = Literal["vgg16", "vgg19"]
+Pooling = Literal["max", "avg"]
+Normalization = Literal["gatys", "johnson"]
+
+GATYS_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+
+
+def _check_layer_weights(layers: tuple[str, ...], weights: tuple[float, ...]) -> None:
+    if len(layers) != len(weights):
+        raise ValueError(
+            f"style_layers has {len(layers)} names but style_layer_weights has {len(weights)} "
+            "values; give one weight per layer"
+        )
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+def _check_positive(config: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(config, name)!r}")
+
+
+@dataclass(frozen=True)
+class GatysConfig:
+    """Image optimisation (Gatys et al. 2016); defaults are the paper's values."""
+
+    arch: Arch = "vgg19"  # [G16] Sec. 2: the 19-layer VGG network, no fully connected layers
+    weights: str = "imagenet"  # [G16] Sec. 2: VGG trained on ImageNet object recognition
+    pooling: Pooling = "avg"  # [G16] Sec. 2: average pooling gives "slightly more appealing" images
+    content_layers: tuple[str, ...] = ("conv4_2",)  # [G16] Sec. 3, Fig. 3 caption
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS  # [G16] Fig. 3 caption
+    style_layer_weights: tuple[float, ...] = (0.2,) * 5  # [G16] Fig. 3: w_l = 1/5 on those layers
+    content_weight: float = 1.0  # alpha in Eq. 7; only the ratio alpha/beta matters
+    style_weight: float = 1e3  # beta: [G16] Fig. 3 uses alpha/beta = 1e-3 (and 1e-4, 1e-2 ...)
+    tv_weight: float = 0.0  # [G16] has no total-variation term
+    normalization: Normalization = "gatys"  # [G16] Eqs. 1, 4, 5: 1/2 sum, 1/(4 N^2 M^2)
+    init: Literal["noise", "content", "style"] = "noise"  # [G16] Sec. 2.3: from white noise
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"  # [G16] Sec. 2.3: L-BFGS works best
+    lr: float = 1.0  # L-BFGS step length (PyTorch default); Adam needs ~1e-2 on [0, 1] pixels
+    steps: int = 500  # not stated in [G16]; [Gc] runs 500 L-BFGS iterations
+    size: int = 512  # [G16] Sec. 5: images of 512 x 512 pixels (about an hour on a K40 GPU)
+    seed: int = 0  # white-noise initialisation and random weights are seeded
+
+    def __post_init__(self) -> None:
+        _check_layer_weights(self.style_layers, self.style_layer_weights)
+        _check_choice("pooling", self.pooling, ("max", "avg"))
+        _check_choice("normalization", self.normalization, ("gatys", "johnson"))
+        _check_choice("init", self.init, ("noise", "content", "style"))
+        _check_choice("optimizer", self.optimizer, ("lbfgs", "adam"))
+        _check_positive(self, ("lr", "steps", "size"))
+
+
+@dataclass(frozen=True)
+class JohnsonConfig:
+    """Training a feed-forward transform network (Johnson et al. 2016); paper's values."""
+
+    arch: Arch = "vgg16"  # [J16] Sec. 3: a VGG-16 loss network pretrained on ImageNet
+    weights: str = "imagenet"  # [J16] Sec. 3: the loss network is fixed, pretrained
+    pooling: Pooling = "max"  # [J16] keeps VGG-16 as trained
+    content_layers: tuple[str, ...] = ("relu2_2",)  # [J16] Sec. 4.1: feature loss at relu2_2
+    style_layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS  # [J16] Sec. 4.1
+    style_layer_weights: tuple[float, ...] = (1.0,) * 4  # [J16] Eq. 5: a plain sum over layers
+    content_weight: float = 1.0  # lambda_c: not published in [J16]; [Jc] -content_weights 1.0
+    style_weight: float = 5.0  # lambda_s: not published in [J16]; [Jc] -style_weights 5.0
+    tv_weight: float = 1e-6  # [J16] Sec. 4.1: lambda_TV cross-validated in [1e-6, 1e-4]
+    normalization: Normalization = "johnson"  # [J16] Eqs. 2-5: divide by C_j H_j W_j
+    image_size: int = 256  # [J16] Sec. 4.1: COCO images resized to 256 x 256
+    style_size: int = 256  # not stated in [J16]; [Jc] -style_image_size 256
+    batch_size: int = 4  # [J16] Sec. 4.1
+    lr: float = 1e-3  # [J16] Sec. 4.1: Adam, learning rate 1e-3
+    steps: int = 40_000  # [J16] Sec. 4.1: 40k iterations, about two epochs of COCO
+    seed: int = 0  # data order, initialisation and random weights are seeded
+
+    def __post_init__(self) -> None:
+        _check_layer_weights(self.style_layers, self.style_layer_weights)
+        _check_choice("pooling", self.pooling, ("max", "avg"))
+        _check_choice("normalization", self.normalization, ("gatys", "johnson"))
+        _check_positive(self, ("image_size", "style_size", "batch_size", "lr", "steps"))
+
+
+# [Gc] uses relu layers, max pooling, starts from the content image, and writes its losses as
+# means: Gram = F F^T / (H W), style = mean over the N^2 entries, content = mean over N M.
+# Those are exactly the Johnson normalisations (Gram / (C H W), summed squares), so the
+# variant keeps its own weights 1e3 / N_l^2 with normalization="johnson".
+_GATYS_CODE_CHANNELS = (64, 128, 256, 512, 512)  # N_l of relu1_1 ... relu5_1
+
+PRESETS: dict[str, GatysConfig | JohnsonConfig] = {
+    "gatys2016": GatysConfig(),
+    "gatys2016-code": GatysConfig(
+        pooling="max",
+        content_layers=("relu4_2",),
+        style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        style_layer_weights=tuple(1e3 / n**2 for n in _GATYS_CODE_CHANNELS),
+        content_weight=1.0,
+        style_weight=1.0,
+        normalization="johnson",
+        init="content",
+    ),
+    "johnson2016": JohnsonConfig(),
+    "johnson2016-code": JohnsonConfig(content_layers=("relu3_3",)),  # [Jc] and seed 001
+}
+
+
+def preset(name: str) -> GatysConfig | JohnsonConfig:
+    """Return the preset called ``name`` (see ``PRESETS``); vary it with ``dataclasses.replace``."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(PRESETS)
+        raise ValueError(f"unknown preset {name!r}; choose one of: {known}") from None
+
+
+def describe(config: GatysConfig | JohnsonConfig) -> str:
+    """One ``field = value`` per line, marking the fields that differ from the class defaults."""
+    default = type(config)()
+    lines = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        mark = "" if value == getattr(default, f.name) else "   (changed)"
+        lines.append(f"{f.name} = {value!r}{mark}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "GatysConfig",
+    "JohnsonConfig",
+    "PRESETS",
+    "preset",
+    "describe",
+    "replace",
+]

@@ -1,0 +1,33 @@
+"""Shared fixtures: every test runs offline, on a private torch cache, with seeded inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylelib import weights
+
+
+@pytest.fixture(autouse=True)
+def offline_cache(tmp_path_factory, monkeypatch):
+    """A fresh, empty TORCH_HOME, and downloads pointed at a closed loopback port.
+
+    No test can read the user's real cache or reach the internet: "imagenet" weights are
+    missing unless a test puts a file there, and a download fails at once.
+    """
+    home = tmp_path_factory.mktemp("torch_home")
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setenv(weights.MIRROR_ENV, "http://127.0.0.1:9/")
+    return home / "hub" / "checkpoints"
+
+
+@pytest.fixture(autouse=True)
+def quiet_random_weights(monkeypatch):
+    """Tests use random weights everywhere; the one-time warning has its own test."""
+    monkeypatch.setattr(weights, "_warned_random", True)
+
+
+@pytest.fixture
+def image():
+    """A seeded 1 x 3 x 48 x 64 image in [0, 1] (non-square on purpose)."""
+    return torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))

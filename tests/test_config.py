@@ -1,0 +1,63 @@
+"""Presets carry the papers' values, pinned here against the papers' text."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, replace
+
+import pytest
+
+from stylelib.config import PRESETS, GatysConfig, JohnsonConfig, describe, preset
+from stylelib.vgg import layer_names
+
+
+def test_gatys_paper_preset():
+    cfg = preset("gatys2016")
+    assert cfg.arch == "vgg19" and cfg.pooling == "avg" and cfg.init == "noise"
+    assert cfg.content_layers == ("conv4_2",)
+    assert cfg.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    assert cfg.style_layer_weights == (0.2,) * 5
+    assert cfg.content_weight / cfg.style_weight == pytest.approx(1e-3)
+    assert cfg.normalization == "gatys" and cfg.optimizer == "lbfgs"
+
+
+def test_gatys_code_preset_differs_where_the_code_does():
+    cfg = preset("gatys2016-code")
+    assert cfg.content_layers == ("relu4_2",) and cfg.pooling == "max" and cfg.init == "content"
+    assert cfg.style_layer_weights[0] == pytest.approx(1e3 / 64**2)
+    assert cfg.style_layer_weights[-1] == pytest.approx(1e3 / 512**2)
+
+
+def test_johnson_presets():
+    paper, code = preset("johnson2016"), preset("johnson2016-code")
+    assert paper.arch == "vgg16" and paper.content_layers == ("relu2_2",)
+    assert code.content_layers == ("relu3_3",)
+    assert paper.style_layers == ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    assert (paper.image_size, paper.batch_size, paper.lr) == (256, 4, 1e-3)
+    assert paper.normalization == "johnson"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_names_real_layers(name):
+    cfg = PRESETS[name]
+    for layer in cfg.content_layers + cfg.style_layers:
+        assert layer in layer_names(cfg.arch)
+
+
+def test_frozen_and_replace():
+    cfg = GatysConfig()
+    with pytest.raises(FrozenInstanceError):
+        cfg.steps = 3
+    small = replace(cfg, steps=3)
+    assert small.steps == 3 and cfg.steps == 500
+    assert "steps = 3   (changed)" in describe(small)
+
+
+def test_bad_values_are_explained():
+    with pytest.raises(ValueError, match="one weight per layer"):
+        GatysConfig(style_layers=("conv1_1",))
+    with pytest.raises(ValueError, match="pooling='mean' is not one of max, avg"):
+        JohnsonConfig(pooling="mean")
+    with pytest.raises(ValueError, match="steps must be positive"):
+        GatysConfig(steps=0)
+    with pytest.raises(ValueError, match="unknown preset 'gatys'; choose one of"):
+        preset("gatys")

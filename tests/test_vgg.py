@@ -1,0 +1,178 @@
+"""The extractor against torchvision's own VGG: names, indices, outputs, shapes, parameters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models import vgg16, vgg19
+from torchvision.models.vgg import cfgs, make_layers
+
+from stylelib.errors import ImageError, LayerError
+from stylelib.vgg import VGGFeatures, layer_index, layer_names, layer_table, layers
+
+TORCHVISION_CFG = {"vgg16": "D", "vgg19": "E"}
+
+
+def torchvision_features(arch: str) -> nn.Sequential:
+    """torchvision's own ``features`` (the same builder vgg16()/vgg19() use), no classifier."""
+    return make_layers(cfgs[TORCHVISION_CFG[arch]])
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_layer_map_matches_torchvision_modules(arch):
+    tv = torchvision_features(arch)
+    ours = layers(arch)
+    assert len(ours) == len(tv)
+    kinds = {nn.Conv2d: "conv", nn.ReLU: "relu", nn.MaxPool2d: "pool"}
+    for layer, module in zip(ours, tv, strict=True):
+        assert layer.kind == kinds[type(module)], layer
+        if layer.kind == "conv":
+            assert (layer.in_channels, layer.out_channels) == (
+                module.in_channels,
+                module.out_channels,
+            )
+
+
+def test_layer_indices_pinned():
+    # torchvision's vgg19().features: conv4_2 is module 21, its ReLU 22 (DESIGN.md).
+    assert layer_index("conv4_2", "vgg19") == 21
+    assert layer_index("relu4_2", "vgg19") == 22
+    assert layer_index("conv5_1", "vgg19") == 28
+    assert layer_index("pool5", "vgg19") == 36
+    assert layer_index("relu3_3", "vgg16") == 15
+    assert layer_index("relu4_3", "vgg16") == 22
+    assert layer_index("pool5", "vgg16") == 30
+    assert layer_names("vgg16")[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    assert "conv5_4" in layer_names("vgg19") and "conv5_4" not in layer_names("vgg16")
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
+def test_outputs_equal_slicing_torchvision_features(arch, image):
+    names = ["conv1_1", "relu1_2", "pool1", "conv3_1", "relu4_2", "pool4"]
+    ours = VGGFeatures(arch, weights="random", layers=names, seed=3)
+    tv = torchvision_features(arch)
+    tv.load_state_dict(ours.features.state_dict(), strict=False)
+    normalised = (image - ours.mean) / ours.std
+    out = ours(image)
+    for name in names:
+        expected = tv[: layer_index(name, arch) + 1](normalised.clone())
+        torch.testing.assert_close(out[name], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_conv_output_is_not_relu_output(image):
+    net = VGGFeatures("vgg19", weights="random", layers=["conv1_1", "relu1_1", "conv1_2"])
+    out = net(image)
+    assert (out["conv1_1"] < 0).any(), "conv1_1 has no negatives: an in-place ReLU overwrote it"
+    torch.testing.assert_close(out["relu1_1"], out["conv1_1"].clamp(min=0))
+    assert all(not (isinstance(m, nn.ReLU) and m.inplace) for m in net.features)
+
+
+def test_truncates_at_deepest_requested_layer(image):
+    net = VGGFeatures("vgg19", weights="random", layers=["relu2_1", "conv3_1"])
+    assert len(net.features) == layer_index("conv3_1") + 1
+    called = []
+    for i, module in enumerate(net.features):
+        module.register_forward_hook(lambda m, a, o, i=i: called.append(i))
+    out = net(image, layers=["relu2_1"])
+    assert list(out) == ["relu2_1"]
+    assert max(called) == layer_index("relu2_1"), "ran past the deepest requested layer"
+
+
+def test_classifier_never_built():
+    net = VGGFeatures("vgg19", weights="random")
+    assert not any(isinstance(m, nn.Linear) for m in net.modules())
+    assert sum(p.numel() for p in net.parameters()) == 20_024_384  # VGG19 features only
+
+
+def test_frozen_but_differentiable_in_the_image(image):
+    net = VGGFeatures("vgg16", weights="random", layers=["relu2_2"])
+    assert not any(p.requires_grad for p in net.parameters())
+    x = image.clone().requires_grad_(True)
+    net(x)["relu2_2"].square().mean().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    net.train()
+    assert not net.training
+
+
+def test_average_pooling_switch(image):
+    mx = VGGFeatures("vgg19", weights="random", layers=["pool1", "pool2"], pooling="max")
+    av = VGGFeatures("vgg19", weights="random", layers=["pool1", "pool2"], pooling="avg")
+    assert sum(isinstance(m, nn.AvgPool2d) for m in av.features) == 2
+    assert not any(isinstance(m, nn.AvgPool2d) for m in mx.features)
+    a, m = av(image), mx(image)
+    # pool1 sees the same relu1_2 in both: the mean of a 2x2 window never exceeds its max
+    assert (a["pool1"] <= m["pool1"] + 1e-6).all() and not torch.allclose(a["pool1"], m["pool1"])
+    expected = torch.nn.functional.avg_pool2d(net_upto(av, "relu1_2", image), 2)
+    torch.testing.assert_close(a["pool1"], expected)
+    assert a["pool2"].shape == m["pool2"].shape == (1, 128, 12, 16)
+
+
+def net_upto(net, name, image):
+    """Run ``net``'s modules by hand up to ``name`` (an independent path to a feature map)."""
+    x = (image - net.mean) / net.std
+    for module in net.features[: layer_index(name) + 1]:
+        x = module(x)
+    return x
+
+
+def test_random_weights_are_seeded():
+    a = VGGFeatures("vgg16", weights="random", layers=["conv2_1"], seed=1).features.state_dict()
+    b = VGGFeatures("vgg16", weights="random", layers=["conv2_1"], seed=1).features.state_dict()
+    c = VGGFeatures("vgg16", weights="random", layers=["conv2_1"], seed=2).features.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["0.weight"], c["0.weight"])
+
+
+def test_seed000_shape_arithmetic():
+    rows = {r["name"]: r for r in layer_table("vgg16", 300)}
+    assert rows["conv1_1"]["output"] == (300, 300, 64)
+    assert rows["conv1_1"]["params"] == 3 * 3 * 3 * 64 + 64
+    assert rows["pool1"]["output"] == (150, 150, 64)
+    assert rows["pool5"]["output"] == (9, 9, 512)  # 300 -> 150 -> 75 -> 37 -> 18 -> 9
+
+
+@pytest.mark.parametrize("arch, total", [("vgg16", 138_357_544), ("vgg19", 143_667_240)])
+def test_layer_table_params_match_torchvision(arch, total):
+    with torch.device("meta"):  # builds the full network without allocating it
+        model = {"vgg16": vgg16, "vgg19": vgg19}[arch]()
+    assert sum(r["params"] for r in layer_table(arch, 300)) == total
+    assert sum(p.numel() for p in model.parameters()) == total
+    rows = [r for r in layer_table(arch, 300) if r["kind"] == "conv"]
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert [r["params"] for r in rows] == [sum(p.numel() for p in m.parameters()) for m in convs]
+    fcs = [m for m in model.classifier if isinstance(m, nn.Linear)]
+    assert [r["params"] for r in layer_table(arch, 300) if r["kind"] == "fc"] == [
+        sum(p.numel() for p in m.parameters()) for m in fcs
+    ]
+
+
+def test_layer_table_shapes_match_a_real_forward():
+    net = VGGFeatures("vgg16", weights="random", layers=layer_names("vgg16"))
+    out = net(torch.rand(1, 3, 300, 300))
+    for row in layer_table("vgg16", 300, classifier=False):
+        _, c, h, w = out[row["name"]].shape
+        assert row["output"] == (h, w, c), row["name"]
+
+
+def test_unknown_layer_and_arch_are_one_line_errors(image):
+    with pytest.raises(LayerError, match="vgg19 has no layer 'conv6_1'"):
+        VGGFeatures("vgg19", weights="random", layers=["conv6_1"])
+    with pytest.raises(LayerError, match="vgg16 has no layer 'conv5_4'"):
+        layer_index("conv5_4", "vgg16")
+    with pytest.raises(LayerError, match="unknown architecture 'vgg11'"):
+        VGGFeatures("vgg11", weights="random")
+    net = VGGFeatures("vgg19", weights="random", layers=["relu1_1"])
+    with pytest.raises(LayerError, match="was not requested when this extractor was built"):
+        net(image, layers=["relu2_1"])
+    with pytest.raises(LayerError) as info:
+        layer_index("conv6_1")
+    assert "\n" not in str(info.value) and not str(info.value).startswith('"')
+
+
+def test_bad_tensor_input_is_explained():
+    net = VGGFeatures("vgg19", weights="random", layers=["relu1_1"])
+    with pytest.raises(ImageError, match="unsqueeze"):
+        net(torch.rand(3, 64, 64))
+    with pytest.raises(ImageError, match="NaN"):
+        net(torch.full((1, 3, 64, 64), float("nan")))
