@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -60,17 +61,22 @@ def speed(size: int, repeats: int) -> tuple[float, float]:
 
 
 PEAK_RSS = """
-import resource, sys, torch
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import sys, torch, torchvision.models, stylelib.vgg, stylelib.weights
+
+def status_mb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) / 1024
+
 mode, path = sys.argv[1], sys.argv[2]
+before = status_mb("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark VmHWM to now
 if mode == "stylelib":
-    from stylelib.vgg import VGGFeatures
-    net = VGGFeatures("vgg19", weights=path)
+    net = stylelib.vgg.VGGFeatures("vgg19", weights=path)
 else:
-    from torchvision.models import vgg19
-    net = vgg19()
+    net = torchvision.models.vgg19()
     net.load_state_dict(torch.load(path, weights_only=True))
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+print(status_mb("VmHWM:") - before)
 """
 
 
@@ -89,6 +95,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
+    warnings.simplefilter("ignore", weights.RandomWeightsWarning)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     print(
         "forward + backward to the image, VGG19 up to relu5_1 (median of "

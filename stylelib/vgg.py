@@ -208,7 +208,12 @@ def layer_table(arch: str = "vgg16", input_size: int = 224, classifier: bool = T
     With ``classifier=True`` the rows end with torchvision's 7x7 adaptive average pooling and
     fc6-fc8, so the total is the whole network's (VGG16: 138,357,544).
     """
-    h = w = int(input_size)
+    if not isinstance(input_size, int) or input_size < 32:
+        raise ValueError(
+            f"input_size={input_size!r}: VGG needs at least 32 x 32 pixels (five 2x2 poolings "
+            "halve it to 1 x 1 at pool5); seed 000 uses 300, ImageNet 224"
+        )
+    h = w = input_size
     rows = []
     for layer in layers(arch):
         kernel, stride, pad, params = "", "", "", 0

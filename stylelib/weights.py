@@ -195,9 +195,9 @@ def unavailable_message(arch: str, reason: str) -> str:
     name = official_name(arch)
     return (
         f"pretrained {arch} weights are not available ({reason}). Needed: {name} from "
-        f"{TORCHVISION_WEIGHTS[arch].url} in the cache folder {cache_dir()}. Copy that file here "
-        f"by hand and run `stylelib weights install {name}`, or use weights='random' to run "
-        "without them (the pictures will not look artistic)."
+        f"{TORCHVISION_WEIGHTS[arch].url} for the cache folder {cache_dir()}. Copy that file "
+        f"onto this machine and run `stylelib weights install PATH/{name}`, or use "
+        "weights='random' to run without them (the pictures will not look artistic)."
     )
 
 

@@ -40,6 +40,11 @@ def test_layers_features_only(capsys):
     assert code == 0 and "20,024,384" in out and "fc6" not in out
 
 
+def test_layers_too_small_input(capsys):
+    code, _, err = run(capsys, "layers", "vgg19", "--input-size", "8")
+    assert_one_line_error(code, err, "at least 32 x 32")
+
+
 def test_layers_unknown_arch_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["layers", "vgg11"])
@@ -48,7 +53,7 @@ def test_layers_unknown_arch_is_a_usage_error(capsys):
 
 def test_weights_fetch_without_network(capsys, offline_cache):
     code, _, err = run(capsys, "weights", "fetch", "--arch", "vgg19", "--timeout", "5")
-    assert_one_line_error(code, err, "stylelib weights install vgg19-dcbb9e9d.pth")
+    assert_one_line_error(code, err, "stylelib weights install PATH/vgg19-dcbb9e9d.pth")
 
 
 def test_weights_status(capsys, offline_cache):

@@ -147,6 +147,12 @@ def test_layer_table_params_match_torchvision(arch, total):
     ]
 
 
+def test_layer_table_refuses_inputs_smaller_than_pool5():
+    with pytest.raises(ValueError, match="at least 32 x 32"):
+        layer_table("vgg16", 16)
+    assert layer_table("vgg16", 32)[-5]["output"] == (1, 1, 512)  # pool5 of a 32 px input
+
+
 def test_layer_table_shapes_match_a_real_forward():
     net = VGGFeatures("vgg16", weights="random", layers=layer_names("vgg16"))
     out = net(torch.rand(1, 3, 300, 300))
