@@ -13,6 +13,10 @@ authors' released code differ, both are presets side by side::
 Sources, cited per field:
   [G16]  Gatys, Ecker, Bethge. Image Style Transfer Using Convolutional Neural Networks.
          CVPR 2016 (and its preprint, A Neural Algorithm of Artistic Style, arXiv:1508.06576).
+  [G16c] Gatys, Bethge, Hertzmann, Shechtman. Preserving Color in Neural Artistic Style
+         Transfer. arXiv:1606.05897, 2016.
+  [G17]  Gatys, Ecker, Bethge, Hertzmann, Shechtman. Controlling Perceptual Factors in Neural
+         Style Transfer. CVPR 2017 (coarse-to-fine for high resolutions).
   [Gc]   The authors' PyTorch notebook, github.com/leongatys/PytorchNeuralStyleTransfer.
   [J16]  Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and
          Super-Resolution. ECCV 2016, Sec. 3 and 4.1.
@@ -46,6 +50,13 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
 
 
+def _check_not_negative(config: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if any(v < 0 for v in (value if isinstance(value, tuple) else (value,))):
+            raise ValueError(f"{name} must not be negative, got {value!r}; use 0 to switch it off")
+
+
 def _check_positive(config: object, names: tuple[str, ...]) -> None:
     for name in names:
         if not getattr(config, name) > 0:
@@ -68,10 +79,17 @@ class GatysConfig:
     normalization: Normalization = "gatys"  # [G16] Eqs. 1, 4, 5: 1/2 sum, 1/(4 N^2 M^2)
     init: Literal["noise", "content", "style"] = "noise"  # [G16] Sec. 2.3: from white noise
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"  # [G16] Sec. 2.3: L-BFGS works best
-    lr: float = 1.0  # L-BFGS step length (PyTorch default); Adam needs ~1e-2 on [0, 1] pixels
-    steps: int = 500  # not stated in [G16]; [Gc] runs 500 L-BFGS iterations
-    size: int = 512  # [G16] Sec. 5: images of 512 x 512 pixels (about an hour on a K40 GPU)
+    lr: float | None = None  # None: 1.0 for L-BFGS (PyTorch's step), 0.02 for Adam on [0, 1]
+    steps: int = 500  # per scale; not stated in [G16]; [Gc] runs 500 L-BFGS iterations
+    size: int = 512  # long side; [G16] Sec. 5: 512 x 512 pixels (about an hour on a K40 GPU)
     seed: int = 0  # white-noise initialisation and random weights are seeded
+    tv_kind: Literal["squared", "l1", "isotropic"] = "squared"  # see losses.total_variation
+    style_scale: float = 1.0  # style image's long side / output's (neural-style -style_scale)
+    color: Literal["none", "luminance", "histogram", "linear"] = "none"  # [G16c] Secs. 2-3
+    scales: int = 1  # coarse-to-fine levels, each twice the size of the last ([G17] Sec. 5)
+    gamma: float = 0.0  # seed 004's extension: subtract gamma * L_style(content, x)
+    device: str = "auto"  # CUDA, then Apple MPS, then CPU
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast VGG; Grams and losses in fp32
 
     def __post_init__(self) -> None:
         _check_layer_weights(self.style_layers, self.style_layer_weights)
@@ -79,7 +97,23 @@ class GatysConfig:
         _check_choice("normalization", self.normalization, ("gatys", "johnson"))
         _check_choice("init", self.init, ("noise", "content", "style"))
         _check_choice("optimizer", self.optimizer, ("lbfgs", "adam"))
-        _check_positive(self, ("lr", "steps", "size"))
+        _check_choice("tv_kind", self.tv_kind, ("squared", "l1", "isotropic"))
+        _check_choice("color", self.color, ("none", "luminance", "histogram", "linear"))
+        _check_choice("precision", self.precision, ("fp32", "bf16"))
+        _check_positive(self, ("steps", "size", "style_scale", "scales"))
+        _check_not_negative(self, ("content_weight", "style_weight", "tv_weight", "gamma"))
+        _check_not_negative(self, ("style_layer_weights",))
+        if self.lr is not None:
+            _check_positive(self, ("lr",))
+        if not self.content_layers and not self.style_layers:
+            raise ValueError("give at least one content layer or one style layer")
+
+    @property
+    def step_size(self) -> float:
+        """``lr``, or the optimiser's default when ``lr`` is None."""
+        if self.lr is not None:
+            return self.lr
+        return 1.0 if self.optimizer == "lbfgs" else 0.02
 
 
 @dataclass(frozen=True)

@@ -410,6 +410,43 @@ def to_numpy(image: torch.Tensor) -> np.ndarray:
     return _one_image(image).numpy().copy()
 
 
+def check_output_path(
+    path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = True
+) -> Path:
+    """Check, before any long work, that an image can be saved at ``path``; return it resolved.
+
+    Raises OutputError (one line) for a suffix that is not an image format, a missing or
+    unwritable folder, a folder in place of a file, ``path`` being one of ``inputs``, or, with
+    ``overwrite=False``, an existing file.
+    """
+    target = Path(path).expanduser().resolve()
+    suffix = target.suffix.lower()
+    if suffix not in _SAVE_FORMATS:
+        raise OutputError(
+            f"cannot tell the image format of '{target}' from its suffix '{suffix}'; "
+            f"use one of {' '.join(IMAGE_EXTENSIONS)} (e.g. out.png)"
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(
+            f"output folder '{folder}' does not exist; create it (mkdir -p) or choose another"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder '{folder}' is not writable; choose another folder")
+    if target.is_dir():
+        raise OutputError(f"'{target}' is a folder; give a file name such as out.png")
+    for source in inputs:
+        if _same_file(target, Path(source).expanduser().resolve()):
+            raise OutputError(
+                f"refusing to overwrite the input image '{target}'; choose another output path"
+            )
+    if not overwrite and target.exists():
+        raise OutputError(
+            f"'{target}' already exists; choose another name or pass --overwrite to replace it"
+        )
+    return target
+
+
 def save_image(
     image: torch.Tensor, path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()
 ) -> Path:
@@ -436,29 +473,10 @@ def save_image(
         >>> save_image(torch.rand(1, 3, 32, 32), "out.png", inputs=["in.jpg"])  # doctest: +SKIP
         PosixPath('/home/me/out.png')
     """
-    target = Path(path).expanduser().resolve()
-    suffix = target.suffix.lower()
-    if suffix not in _SAVE_FORMATS:
-        raise OutputError(
-            f"cannot tell the image format of '{target}' from its suffix '{suffix}'; "
-            f"use one of {' '.join(IMAGE_EXTENSIONS)} (e.g. out.png)"
-        )
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(
-            f"output folder '{folder}' does not exist; create it (mkdir -p) or choose another"
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{folder}' is not writable; choose another folder")
-    if target.is_dir():
-        raise OutputError(f"'{target}' is a folder; give a file name such as out.png")
-    for source in inputs:
-        if _same_file(target, Path(source).expanduser().resolve()):
-            raise OutputError(
-                f"refusing to overwrite the input image '{target}'; choose another output path"
-            )
-    fmt, options = _SAVE_FORMATS[suffix]
+    target = check_output_path(path, inputs=inputs)
+    fmt, options = _SAVE_FORMATS[target.suffix.lower()]
     pil = to_pil(image)  # check and convert before any file is created
+    folder = target.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:

@@ -130,8 +130,9 @@ class VGGFeatures(nn.Module):
         weights: ``"imagenet"`` (torchvision's pretrained weights from its cache, see
             :mod:`stylelib.weights`), ``"random"`` (seeded, for tests and offline work; warns
             once) or a path to a local weights file.
-        layers: the names this extractor may be asked for; the network is built only up to
-            the deepest of them. ``None`` builds all of ``features`` (to ``pool5``).
+        layers: the names returned by default; the network is built only up to the deepest
+            of them, and ``forward(x, layers=...)`` may ask for any layer up to that one.
+            ``None`` builds all of ``features`` (to ``pool5``) and returns every layer.
         pooling: ``"max"`` as trained, or ``"avg"`` as in Gatys et al. 2016.
         seed: seed of the random weights.
 
@@ -151,10 +152,12 @@ class VGGFeatures(nn.Module):
 
         super().__init__()
         self.arch = check_arch(arch)
-        wanted = list(layers) if layers is not None else ["pool5"]
         order = {name: i for i, name in enumerate(layer_names(arch))}
+        wanted = list(order) if layers is None else list(layers)
         for name in wanted:
             layer_index(name, arch)  # raises a LayerError naming the bad layer
+        if not wanted:
+            raise LayerError("layers is empty; name at least one layer, e.g. ['relu4_2']")
         self.layers = tuple(sorted(set(wanted), key=order.__getitem__))
         self.pooling = pooling
         with torch.device("meta"):  # shapes only: the weights below are the only allocation
@@ -163,7 +166,7 @@ class VGGFeatures(nn.Module):
         kept = {k: v for k, v in state.items() if _fits(k, self.features)}
         self.features.load_state_dict(kept, assign=True)
         self.features.requires_grad_(False).eval()
-        self._index = {name: order[name] for name in self.layers}
+        self._index = {name: i for name, i in order.items() if i < len(self.features)}
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -181,11 +184,13 @@ class VGGFeatures(nn.Module):
             if name not in self._index:
                 layer_index(name, self.arch)  # unknown to VGG at all: that error first
                 raise LayerError(
-                    f"layer {name!r} was not requested when this extractor was built "
-                    f"(it has {', '.join(self.layers)}); pass it in `layers=` at construction"
+                    f"layer {name!r} lies past {self.layers[-1]}, the deepest layer this "
+                    f"extractor was built to; include it in `layers=` at construction"
                 )
         wanted = {self._index[name]: name for name in names}
         out: dict[str, torch.Tensor] = {}
+        if not wanted:
+            return out
         x = (image - self.mean) / self.std
         for i, module in enumerate(self.features[: max(wanted) + 1]):
             x = module(x)

@@ -168,9 +168,12 @@ def test_unknown_layer_and_arch_are_one_line_errors(image):
         layer_index("conv5_4", "vgg16")
     with pytest.raises(LayerError, match="unknown architecture 'vgg11'"):
         VGGFeatures("vgg11", weights="random")
-    net = VGGFeatures("vgg19", weights="random", layers=["relu1_1"])
-    with pytest.raises(LayerError, match="was not requested when this extractor was built"):
-        net(image, layers=["relu2_1"])
+    net = VGGFeatures("vgg19", weights="random", layers=["relu2_1"])
+    assert set(net(image, layers=["conv1_2"])) == {"conv1_2"}  # shallower layers may be asked
+    with pytest.raises(LayerError, match="lies past relu2_1, the deepest layer this extractor"):
+        net(image, layers=["conv2_2"])
+    with pytest.raises(LayerError, match="layers is empty"):
+        VGGFeatures("vgg19", weights="random", layers=[])
     with pytest.raises(LayerError) as info:
         layer_index("conv6_1")
     assert "\n" not in str(info.value) and not str(info.value).startswith('"')
