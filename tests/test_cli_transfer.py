@@ -1,0 +1,255 @@
+"""`stylelib transfer` and `stylelib demo`: every flag once, and every bad input -> exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stylelib.cli import main
+from stylelib.data import procedural_style
+from stylelib.images import load_image, save_image
+
+TINY = ["--weights", "random", "--device", "cpu", "--size", "32", "--steps", "2", "--quiet"]
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    """Three small square PNGs: content, and two styles."""
+    paths = {}
+    for name in ("mosaic", "waves", "dots"):
+        paths[name] = save_image(procedural_style(name, size=48), tmp_path / f"{name}.png")
+    return paths
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err, fragment):
+    lines = [line for line in err.strip().splitlines() if line.startswith("stylelib: error:")]
+    assert code == 2 and len(lines) == 1, err
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_transfer_writes_the_image_and_the_log(capsys, pictures, tmp_path):
+    out, log = tmp_path / "out.png", tmp_path / "losses.jsonl"
+    code, stdout, _ = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        out,
+        *TINY,
+        "--log",
+        log,
+        "--save-every",
+        "1",
+        "--seed",
+        "3",
+    )
+    assert code == 0 and f"wrote {out}" in stdout
+    assert load_image(out).shape == (1, 3, 32, 32)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert set(records[0]["style"]) == {"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"}
+    assert (tmp_path / "out.step00001.png").exists() and (tmp_path / "out.step00002.png").exists()
+    assert not list(tmp_path.glob(".*")), "a temporary file was left behind"
+
+
+def test_every_optimisation_flag(capsys, pictures, tmp_path):
+    out = tmp_path / "a.png"
+    code, _, err = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        pictures["dots"],
+        "-o",
+        out,
+        *TINY,
+        "--preset",
+        "gatys2016-code",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--content-weight",
+        "2",
+        "--style-weight",
+        "10",
+        "--tv-weight",
+        "1e-3",
+        "--tv-kind",
+        "isotropic",
+        "--content-layers",
+        "relu3_1",
+        "--style-layers",
+        "relu1_1,relu2_1",
+        "--style-layer-weights",
+        "0.7,0.3",
+        "--normalization",
+        "gatys",
+        "--gamma",
+        "0.1",
+        "--init",
+        "style",
+        "--style-blend",
+        "2,1",
+        "--style-scale",
+        "1.5",
+        "--color",
+        "luminance",
+        "--arch",
+        "vgg16",
+        "--pooling",
+        "avg",
+        "--precision",
+        "bf16",
+    )
+    assert code == 0, err
+    assert out.exists()
+
+
+def test_init_from_a_file_colour_matching_and_scales(capsys, pictures, tmp_path):
+    out = tmp_path / "b.png"
+    args = [
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        out,
+        "--weights",
+        "random",
+        "--device",
+        "cpu",
+        "--size",
+        "64",
+        "--steps",
+        "1",
+        "--quiet",
+    ]
+    code, _, err = run(
+        capsys, *args, "--init", pictures["dots"], "--color", "linear", "--scales", "2"
+    )
+    assert code == 0, err
+    assert load_image(out).shape == (1, 3, 64, 64)
+    code, _, err = run(capsys, *args, "--color", "histogram", "--overwrite")
+    assert code == 0, err
+
+
+def test_builtin_names_are_accepted(capsys, tmp_path):
+    code, _, err = run(capsys, "transfer", "dots", "mosaic", "-o", tmp_path / "c.png", *TINY)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--steps", "0"], "steps must be positive"),
+        (["--style-weight", "-1"], "style_weight must not be negative"),
+        (["--style-layers", "conv6_1"], "no layer 'conv6_1'"),
+        (["--size", "16"], "size must be an int >= 32"),
+        (["--style-blend", "1,2,3"], "3 blend weights for 1 style images"),
+        (["--style-layer-weights", "1,2"], "one weight per layer"),
+        (["--scales", "3"], "below 32 px"),
+        (["--weights", "imagenet"], "stylelib weights install"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(capsys, pictures, tmp_path, extra, fragment):
+    args = ["transfer", pictures["mosaic"], pictures["waves"], "-o", tmp_path / "x.png", *TINY]
+    code, _, err = run(capsys, *args, *extra)
+    one_line_error(code, err, fragment)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_paths_exit_2_and_touch_nothing(capsys, pictures, tmp_path):
+    before = pictures["mosaic"].read_bytes()
+    code, _, err = run(
+        capsys,
+        "transfer",
+        tmp_path / "missing.jpg",
+        pictures["waves"],
+        "-o",
+        tmp_path / "x.png",
+        *TINY,
+    )
+    one_line_error(code, err, "neither a file nor a built-in name")
+    code, _, err = run(
+        capsys, "transfer", pictures["mosaic"], pictures["waves"], "-o", pictures["mosaic"], *TINY
+    )
+    one_line_error(code, err, "refusing to overwrite the input image")
+    assert pictures["mosaic"].read_bytes() == before
+    code, _, err = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        tmp_path / "nofolder" / "x.png",
+        *TINY,
+    )
+    one_line_error(code, err, "does not exist")
+    existing = tmp_path / "exists.png"
+    existing.write_bytes(b"mine")
+    code, _, err = run(
+        capsys, "transfer", pictures["mosaic"], pictures["waves"], "-o", existing, *TINY
+    )
+    one_line_error(code, err, "--overwrite")
+    assert existing.read_bytes() == b"mine"
+    code, _, err = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        tmp_path / "y.png",
+        *TINY,
+        "--log",
+        existing,
+    )
+    one_line_error(code, err, "--overwrite")
+
+
+def test_divergence_saves_the_last_good_image_and_exits_1(capsys, pictures, tmp_path, monkeypatch):
+    from stylelib import optimize
+
+    real = optimize.evaluate
+    calls = {"n": 0}
+
+    def poisoned(net, x, targets, config):
+        calls["n"] += 1
+        loss, parts = real(net, x, targets, config)
+        return (loss * float("nan"), parts) if calls["n"] > 3 else (loss, parts)
+
+    monkeypatch.setattr(optimize, "evaluate", poisoned)
+    out = tmp_path / "d.png"
+    code, stdout, _ = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        out,
+        *TINY[:-3],
+        "--steps",
+        "5",
+        "--quiet",
+    )
+    assert code == 1 and "NaN" in stdout
+    assert torch.isfinite(load_image(out)).all()
+
+
+def test_demo_never_overwrites(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stylelib-demo.png").write_bytes(b"an earlier demo")
+    code, stdout, err = run(capsys, "demo", "--size", "48", "--steps", "2", "--quiet")
+    assert code == 0, err
+    assert "random weights" in err and "stylelib-demo-1.png" in stdout
+    assert (tmp_path / "stylelib-demo.png").read_bytes() == b"an earlier demo"
+    assert load_image(tmp_path / "stylelib-demo-1.png").shape[-1] == 48
