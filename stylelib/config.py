@@ -87,6 +87,7 @@ class GatysConfig:
     style_scale: float = 1.0  # style image's long side / output's (neural-style -style_scale)
     color: Literal["none", "luminance", "histogram", "linear"] = "none"  # [G16c] Secs. 2-3
     scales: int = 1  # coarse-to-fine levels, each twice the size of the last ([G17] Sec. 5)
+    coarse_steps: int | None = None  # steps at each coarser level (None: same as steps)
     gamma: float = 0.0  # seed 004's extension: subtract gamma * L_style(content, x)
     device: str = "auto"  # CUDA, then Apple MPS, then CPU
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast VGG; Grams and losses in fp32
@@ -105,6 +106,8 @@ class GatysConfig:
         _check_not_negative(self, ("style_layer_weights",))
         if self.lr is not None:
             _check_positive(self, ("lr",))
+        if self.coarse_steps is not None:
+            _check_positive(self, ("coarse_steps",))
         if not self.content_layers and not self.style_layers:
             raise ValueError("give at least one content layer or one style layer")
 

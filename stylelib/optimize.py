@@ -271,50 +271,39 @@ def stylize(
     _check_level_sizes(content_img, sizes, config.style_scale)
     net = net or extractor(config.arch, str(config.weights), config.pooling, config.seed)
     net = net.to(device)
-    inputs = [s for s in [content, *styles, init] if isinstance(s, (str, Path))]
-    start = time.perf_counter()
-    result = Result(image=content_img, device=str(device))
-    bar = _progress(config.steps * len(sizes), progress)
+    run = _Run(
+        net=net,
+        config=config,
+        result=Result(image=content_img, device=str(device)),
+        callback=callback,
+        view=functools.partial(_viewable, original=content_img, config=config),
+        save_every=save_every if save_path else 0,
+        save_path=save_path,
+        inputs=[s for s in [content, *styles, init] if isinstance(s, (str, Path))],
+    )
+    steps = [config.coarse_steps or config.steps] * (len(sizes) - 1) + [config.steps]
+    run.bar = _progress(sum(steps), progress)
     x = None
     try:
-        for size in sizes:
+        for size, level_steps in zip(sizes, steps, strict=True):
             level_content = resize(content_img, size).to(device)
-            level_styles = [
-                resize(s, max(MIN_SIDE, round(size * config.style_scale))).to(device)
-                for s in style_imgs
-            ]
+            side = max(MIN_SIDE, round(size * config.style_scale))
+            level_styles = [resize(s, side).to(device) for s in style_imgs]
             if config.color == "luminance":
                 pairs = [color.luminance_only_inputs(level_content, s) for s in level_styles]
                 level_content, level_styles = pairs[0][0], [s for _, s in pairs]
             targets = make_targets(net, level_content, level_styles, blend, config)
             x = _initial_image(x, init, level_content, level_styles[0], config).to(device)
-            view = functools.partial(_viewable, original=content_img, config=config)
-            run_level(
-                net,
-                x,
-                targets,
-                config,
-                result,
-                bar,
-                start,
-                size,
-                callback,
-                view,
-                save_every,
-                save_path,
-                inputs,
-            )
-            if result.stopped != "finished":
+            x = run.level(x, targets, size, level_steps)
+            if run.result.stopped != "finished":
                 break
-            x = result.image
     except KeyboardInterrupt:  # between levels: keep the last level's result
-        result.stopped, result.message = (
-            "interrupted",
-            "interrupted; returning the best image so far",
-        )
+        run.result.stopped = "interrupted"
+        run.result.message = "interrupted; returning the best image so far"
     finally:
-        bar.close()
-    result.seconds = time.perf_counter() - start
+        run.bar.close()
+    result = run.result
+    result.seconds = time.perf_counter() - run.start
     if not result.message:
         result.message = (
             f"finished {result.steps} steps ({result.evaluations} evaluations) "
@@ -324,80 +313,85 @@ def stylize(
     return result
 
 
-def run_level(
-    net,
-    x0,
-    targets,
-    config,
-    result,
-    bar,
-    start,
-    size,
-    callback,
-    view,
-    save_every,
-    save_path,
-    inputs,
-) -> None:
-    """Optimise at one scale; leave the best image and the history in ``result``."""
-    x = x0.detach().clone().requires_grad_(True)
-    optimizer = make_optimizer(x, config)
-    log: list[dict] = []  # every evaluation's loss parts, as floats
-    scale = gradient_scale(net, x, targets, config)
-    result.evaluations += 1
+@dataclass
+class _Run:
+    """What every level of one :func:`stylize` call shares: network, settings, bookkeeping."""
 
-    def closure() -> Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss, parts = evaluate(net, x, targets, config)
-        values = torch.stack([loss.detach(), *(v.detach() for v in parts.values())]).tolist()
-        if not math.isfinite(values[0]):
-            raise Diverged(_diverged_message(config, len(log), result.steps))
-        log.append({"loss": values[0], **dict(zip(parts, values[1:], strict=True))})
-        (loss * scale).backward()
-        return loss.detach() * scale
+    net: VGGFeatures
+    config: GatysConfig
+    result: Result
+    callback: Callback | None
+    view: Callable[[Tensor], Tensor]
+    save_every: int
+    save_path: str | Path | None
+    inputs: list
+    bar: object = None
+    start: float = field(default_factory=time.perf_counter)
 
-    best, best_loss = x.detach().clone(), math.inf
-    try:
-        for _ in range(config.steps):
-            before, first = x.detach().clone(), len(log)
-            optimizer.step(closure)
-            if config.optimizer == "adam":
-                with torch.no_grad():
-                    x.clamp_(0.0, 1.0)  # projected gradient: Adam stays in the image range
-            record = _record(
-                log[first],
-                result.steps + 1,
-                size,
-                result.evaluations + len(log) - first,
-                time.perf_counter() - start,
-            )
-            result.steps, result.evaluations = record["step"], record["evaluations"]
-            result.history.append(record)
-            if record["loss"] < best_loss:
-                best, best_loss = before, record["loss"]
-            bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.4g}", refresh=False)
-            if save_every and save_path and record["step"] % save_every == 0:
-                save_image(view(x.detach()), _numbered(save_path, record["step"]), inputs=inputs)
-            if callback is not None and callback(record["step"], view(x.detach()), record):
-                result.stopped, result.message = "stopped", f"stopped at step {record['step']}"
-                break
-        final_loss, _ = _no_grad_loss(net, x, targets, config)
+    def level(self, x0: Tensor, targets: Targets, size: int, steps: int) -> Tensor:
+        """Optimise at one scale; return the best image, recording history in ``result``."""
+        net, config, result = self.net, self.config, self.result
+        x = x0.detach().clone().requires_grad_(True)
+        optimizer = make_optimizer(x, config)
+        log: list[dict] = []  # every evaluation's loss parts, as floats
+        scale = gradient_scale(net, x, targets, config)
         result.evaluations += 1
-        if final_loss < best_loss:
-            best = x.detach().clone()
-    except Diverged as exc:
-        result.stopped, result.message = "diverged", str(exc)
-    except KeyboardInterrupt:
-        result.stopped = "interrupted"
-        result.message = f"interrupted at step {result.steps}; returning the best image so far"
-    result.image = best
 
+        def closure() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss, parts = evaluate(net, x, targets, config)
+            values = torch.stack([loss.detach(), *(v.detach() for v in parts.values())]).tolist()
+            if not math.isfinite(values[0]):
+                raise Diverged(_diverged_message(config, result.steps))
+            log.append({"loss": values[0], **dict(zip(parts, values[1:], strict=True))})
+            (loss * scale).backward()
+            return loss.detach() * scale
 
-def _no_grad_loss(net, x, targets, config) -> tuple[float, dict]:
-    with torch.no_grad():
-        loss, parts = evaluate(net, x.detach(), targets, config)
-    return loss.item(), parts
+        best, best_loss = x.detach().clone(), math.inf
+        try:
+            for _ in range(steps):
+                before, first = x.detach().clone(), len(log)
+                optimizer.step(closure)
+                if config.optimizer == "adam":
+                    with torch.no_grad():
+                        x.clamp_(0.0, 1.0)  # projected gradient: Adam stays in the image range
+                record = _record(
+                    log[first],
+                    result.steps + 1,
+                    size,
+                    result.evaluations + len(log) - first,
+                    time.perf_counter() - self.start,
+                )
+                result.steps, result.evaluations = record["step"], record["evaluations"]
+                result.history.append(record)
+                if record["loss"] < best_loss:  # the loss of ``before``, where the step began
+                    best, best_loss = before, record["loss"]
+                if self._after_step(x, record):
+                    break
+            with torch.no_grad():
+                final_loss = evaluate(net, x.detach(), targets, config)[0].item()
+            result.evaluations += 1
+            if final_loss < best_loss:
+                best = x.detach().clone()
+        except Diverged as exc:
+            result.stopped, result.message = "diverged", str(exc)
+        except KeyboardInterrupt:
+            result.stopped = "interrupted"
+            result.message = f"interrupted at step {result.steps}; returning the best image so far"
+        result.image = best
+        return best
+
+    def _after_step(self, x: Tensor, record: dict) -> bool:
+        """Progress bar, intermediate saves and the callback; True if the callback says stop."""
+        step = record["step"]
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{record['loss']:.4g}", refresh=False)
+        if self.save_every and step % self.save_every == 0:
+            save_image(self.view(x.detach()), _numbered(self.save_path, step), inputs=self.inputs)
+        if self.callback is not None and self.callback(step, self.view(x.detach()), record):
+            self.result.stopped, self.result.message = "stopped", f"stopped at step {step}"
+            return True
+        return False
 
 
 def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: float) -> dict:
@@ -419,7 +413,7 @@ def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: f
     return rec
 
 
-def _diverged_message(config: GatysConfig, evaluations: int, steps: int) -> str:
+def _diverged_message(config: GatysConfig, steps: int) -> str:
     fix = (
         f"lower the learning rate (lr={config.step_size:g})"
         if config.optimizer == "adam"
