@@ -41,9 +41,9 @@ from . import color
 from .config import GatysConfig
 from .env import pick_device
 from .errors import ImageError, StylelibError
-from .images import MIN_SIDE, load_image, resize, save_image
+from .images import MIN_SIDE, check_output_path, load_image, resize, save_image
 from .losses import content_loss, gram_matrix, layer_style_loss, total_variation
-from .vgg import VGGFeatures
+from .vgg import VGGFeatures, layer_index
 
 Callback = Callable[[int, Tensor, dict], "bool | None"]
 
@@ -268,7 +268,10 @@ def stylize(
     if config.color in ("histogram", "linear"):
         style_imgs = [color.match_colors(s, content_img, config.color) for s in style_imgs]
     sizes = level_sizes(config.size, config.scales)
-    _check_level_sizes(content_img, sizes, config.style_scale)
+    _check_level_sizes(content_img, style_imgs, sizes, config.style_scale)
+    _check_layers(config)
+    if save_every and save_path:  # refuse a bad path now, not after the first save_every steps
+        check_output_path(_numbered(save_path, 0), inputs=_paths(content, *styles, init))
     net = net or extractor(config.arch, str(config.weights), config.pooling, config.seed)
     net = net.to(device)
     run = _Run(
@@ -279,7 +282,7 @@ def stylize(
         view=functools.partial(_viewable, original=content_img, config=config),
         save_every=save_every if save_path else 0,
         save_path=save_path,
-        inputs=[s for s in [content, *styles, init] if isinstance(s, (str, Path))],
+        inputs=_paths(content, *styles, init),
     )
     steps = [config.coarse_steps or config.steps] * (len(sizes) - 1) + [config.steps]
     run.bar = _progress(sum(steps), progress)
@@ -309,6 +312,9 @@ def stylize(
             f"finished {result.steps} steps ({result.evaluations} evaluations) "
             f"in {result.seconds:.1f} s"
         )
+    final_hw = resize(content_img, sizes[-1]).shape[-2:]
+    if result.image.shape[-2:] != final_hw:  # stopped at a coarser scale: deliver the size asked
+        result.image = F.interpolate(result.image, size=final_hw, mode="bicubic").clamp(0, 1)
     result.image = _viewable(result.image, content_img, config).cpu()
     return result
 
@@ -334,8 +340,6 @@ class _Run:
         x = x0.detach().clone().requires_grad_(True)
         optimizer = make_optimizer(x, config)
         log: list[dict] = []  # every evaluation's loss parts, as floats
-        scale = gradient_scale(net, x, targets, config)
-        result.evaluations += 1
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
@@ -349,6 +353,8 @@ class _Run:
 
         best, best_loss = x.detach().clone(), math.inf
         try:
+            scale = gradient_scale(net, x, targets, config)
+            result.evaluations += 1
             for _ in range(steps):
                 before, first = x.detach().clone(), len(log)
                 optimizer.step(closure)
@@ -414,11 +420,9 @@ def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: f
 
 
 def _diverged_message(config: GatysConfig, steps: int) -> str:
-    fix = (
-        f"lower the learning rate (lr={config.step_size:g})"
-        if config.optimizer == "adam"
-        else "lower style_weight or tv_weight, or try optimizer='adam'"
-    )
+    fix = f"lower the learning rate (lr={config.step_size:g})"
+    if config.optimizer == "lbfgs":
+        fix += ", or try optimizer='adam', which keeps pixels in [0, 1]"
     if config.precision == "bf16":
         fix += ", or use precision='fp32'"
     return f"the loss became NaN/Inf after step {steps}; {fix}; returning the last good image"
@@ -438,14 +442,40 @@ def normalise_blend(blend: Sequence[float] | None, n: int) -> list[float]:
     return [b / sum(blend) for b in blend]
 
 
-def _check_level_sizes(content: Tensor, sizes: list[int], style_scale: float) -> None:
-    h, w = content.shape[-2:]
-    short = round(min(h, w) * sizes[0] / max(h, w))
-    if short < MIN_SIDE or sizes[0] * style_scale < MIN_SIDE:
+def _check_level_sizes(
+    content: Tensor, styles: list[Tensor], sizes: list[int], style_scale: float
+) -> None:
+    """Every image at every scale must keep VGG's 32 px on its short side."""
+    short = _short_side(content, sizes[0])
+    if short < MIN_SIDE:
         raise ImageError(
             f"the smallest scale ({sizes[0]} px long side, {short} px short side) is below "
             f"{MIN_SIDE} px, which VGG's five poolings need; use fewer scales or a larger size"
         )
+    for i, style in enumerate(styles, 1):
+        short = _short_side(style, max(MIN_SIDE, round(sizes[0] * style_scale)))
+        if short < MIN_SIDE:
+            raise ImageError(
+                f"style image {i} would be {short} px on its short side at the smallest scale "
+                f"(style_scale={style_scale:g}), below VGG's {MIN_SIDE} px; raise style_scale "
+                "or size, use fewer scales, or crop the style image"
+            )
+
+
+def _short_side(image: Tensor, long_side: int) -> int:
+    h, w = image.shape[-2:]
+    return max(1, round(min(h, w) * long_side / max(h, w)))
+
+
+def _check_layers(config: GatysConfig) -> None:
+    """Every layer name must exist, even those whose weight is 0 in this run."""
+    for name in (*config.content_layers, *config.style_layers):
+        layer_index(name, config.arch)
+
+
+def _paths(*sources) -> list:
+    """The sources given as file paths: outputs must never overwrite them."""
+    return [s for s in sources if isinstance(s, (str, Path))]
 
 
 def _initial_image(previous, init, content: Tensor, style: Tensor, config: GatysConfig) -> Tensor:

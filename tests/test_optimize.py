@@ -1,0 +1,695 @@
+"""Tests for stylelib.optimize: the Gatys loop (``stylize``), its loss and its bookkeeping.
+
+Every run is offline on the CPU with seeded random VGG19 weights, a 43x64 photo (chelsea), a
+64x64 procedural style and a few steps, so the whole file takes seconds. Oracles are
+independent of the code under test where one exists: the loss and its gradient recomputed by
+hand from :mod:`stylelib.losses` (and autograd), a tiled style image whose Gram is exactly
+four times the tile's, the colour statistics of :mod:`stylelib.color`, and a spy on
+``evaluate`` that records every image the loop scores, against which "the best image" is
+checked. What is not checked: that images look stylised (random weights carry no style), GPU
+runs, or pretrained weights.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import replace
+
+import pytest
+import torch
+
+from stylelib import data, optimize
+from stylelib.color import match_colors, rgb_to_yiq
+from stylelib.config import GatysConfig, preset
+from stylelib.errors import ImageError, LayerError, OutputError
+from stylelib.images import load_image, save_image
+from stylelib.losses import (
+    content_loss,
+    gram_matrix,
+    layer_style_loss,
+    style_loss,
+    total_variation,
+)
+from stylelib.optimize import evaluate, make_targets, stylize
+from stylelib.vgg import IMAGENET_MEAN, VGGFeatures
+
+SIZE = 64  # long side of every run; chelsea is 43 x 64 at this size, the styles 64 x 64
+
+
+def config(**changes) -> GatysConfig:
+    """The paper's preset on random weights, CPU, 64 px and a few steps, with ``changes``."""
+    base = replace(preset("gatys2016"), weights="random", device="cpu", size=SIZE, steps=3)
+    return replace(base, **changes)
+
+
+@functools.cache
+def content() -> torch.Tensor:
+    return data.content_image("chelsea", size=SIZE)  # (1, 3, 43, 64): non-square on purpose
+
+
+@functools.cache
+def style() -> torch.Tensor:
+    return data.procedural_style("mosaic", size=SIZE)
+
+
+@functools.cache
+def other_style() -> torch.Tensor:
+    return data.procedural_style("waves", size=SIZE)
+
+
+@functools.cache
+def net() -> VGGFeatures:
+    """The network ``stylize`` builds for seed 0: random weights are a function of the seed."""
+    return VGGFeatures("vgg19", weights="random", layers=None, pooling="avg", seed=0)
+
+
+@functools.cache
+def run(cfg: GatysConfig) -> optimize.Result:
+    """A plain run of chelsea in the mosaic style, shared by tests that only read it."""
+    return stylize(content(), style(), cfg, progress=False)
+
+
+def score(image: torch.Tensor, cfg: GatysConfig) -> tuple[float, dict]:
+    """The loss of ``image`` for chelsea and the mosaic at full size (as floats)."""
+    targets = make_targets(net(), content(), [style()], [1.0], cfg)
+    with torch.no_grad():
+        loss, parts = evaluate(net(), image, targets, cfg)
+    return loss.item(), {k: v.item() for k, v in parts.items()}
+
+
+def without_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+
+class EvaluateSpy:
+    """Wraps ``optimize.evaluate``: records every (image, loss) it scores; NaN from call k on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, nan_from: int | None = None) -> None:
+        self.calls: list[tuple[torch.Tensor, float]] = []
+        real = optimize.evaluate
+
+        def spy(net, x, targets, cfg):
+            loss, parts = real(net, x, targets, cfg)
+            self.calls.append((x.detach().clone(), loss.item()))
+            if nan_from is not None and len(self.calls) >= nan_from:
+                loss = loss * math.nan
+            return loss, parts
+
+        monkeypatch.setattr(optimize, "evaluate", spy)
+
+    def best(self, calls: slice) -> torch.Tensor:
+        """The image of lowest loss among ``calls``, as the user sees it (clamped)."""
+        x, _ = min(self.calls[calls], key=lambda call: call[1])
+        return x.clamp(0, 1)
+
+
+class Captured(Exception):
+    """Raised by a spy to end a run once it has seen what a test wanted."""
+
+
+def capture_make_targets(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Make ``stylize`` stop at its first ``make_targets`` call, keeping the arguments."""
+    seen: dict = {}
+
+    def spy(net, level_content, styles, blend, cfg):
+        seen.update(content=level_content, styles=styles, blend=blend)
+        raise Captured
+
+    monkeypatch.setattr(optimize, "make_targets", spy)
+    return seen
+
+
+# --- 1. every loss term falls --------------------------------------------------------------
+
+# (task, config changes, the term that must fall, by at least this factor in 12 steps).
+# Measured factors (final image vs white noise): texture 4.2 (Adam) to 6 (L-BFGS), inversion
+# 10 to 70, transfer 8 to 26; the bounds leave room for BLAS differences between machines.
+TASKS = [
+    ("texture", {"content_weight": 0.0}, "style_total", 3.0),
+    ("inversion", {"style_weight": 0.0}, "content_total", 5.0),
+    ("transfer", {}, "loss", 4.0),
+]
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize(("task", "changes", "term", "factor"), TASKS, ids=[t[0] for t in TASKS])
+def test_loss_term_falls_from_noise(optimizer, task, changes, term, factor):
+    cfg = config(optimizer=optimizer, steps=12, init="noise", **changes)
+    result = run(cfg)
+    assert result.stopped == "finished", result.message
+    start = result.history[0][term]
+    loss, parts = score(result.image, cfg)  # the returned (clamped) image, scored afresh
+    end = loss if term == "loss" else parts[term]
+    assert end * factor < start, f"{task} with {optimizer}: {term} {start:.4g} -> {end:.4g}"
+
+
+def test_texture_synthesis_and_inversion_drop_the_unused_term():
+    texture = run(config(optimizer="lbfgs", steps=12, content_weight=0.0)).history[0]
+    inversion = run(config(optimizer="lbfgs", steps=12, style_weight=0.0)).history[0]
+    assert texture["content"] == {} and "content_total" not in texture
+    assert inversion["style"] == {} and "style_total" not in inversion
+
+
+def test_adam_keeps_every_image_it_scores_in_range(monkeypatch):
+    # projected gradient descent: after each Adam step the pixels are clamped to [0, 1]
+    spy = EvaluateSpy(monkeypatch)
+    stylize(content(), style(), config(optimizer="adam", lr=0.3, steps=3), progress=False)
+    assert len(spy.calls) == 5
+    assert all(0.0 <= x.min() and x.max() <= 1.0 for x, _ in spy.calls)
+    assert any((x == 0).any() or (x == 1).any() for x, _ in spy.calls[2:])  # clamp did bite
+
+
+# --- 2. steps, evaluations and the history --------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_steps_and_evaluations_are_counted(optimizer):
+    steps = 3
+    cfg = config(optimizer=optimizer, steps=steps)
+    result = run(cfg)
+    assert result.stopped == "finished" and result.steps == steps
+    # one evaluation sets the loss scale, one per step, one scores the final image
+    assert result.evaluations == steps + 2
+    assert f"{steps} steps" in result.message
+    history = result.history
+    assert [r["step"] for r in history] == list(range(1, steps + 1))
+    assert [r["evaluations"] for r in history] == list(range(2, steps + 2))  # cumulative
+    assert [r["size"] for r in history] == [SIZE] * steps
+    assert all(a["seconds"] <= b["seconds"] for a, b in zip(history, history[1:], strict=False))
+    for record in history:
+        assert set(record["content"]) == set(cfg.content_layers)
+        assert set(record["style"]) == set(cfg.style_layers)
+        total = record["content_total"] + record["style_total"]
+        assert record["loss"] == pytest.approx(total, rel=1e-5)  # no TV, no gamma here
+
+
+def test_evaluations_in_the_history_match_the_calls_to_evaluate(monkeypatch):
+    spy = EvaluateSpy(monkeypatch)
+    result = stylize(content(), style(), config(steps=3), progress=False)
+    assert len(spy.calls) == result.evaluations == 5
+    # the first two calls (loss scale, step 1) both score the starting image
+    assert torch.equal(spy.calls[0][0], spy.calls[1][0])
+    assert [r["loss"] for r in result.history] == [loss for _, loss in spy.calls[1:4]]
+
+
+# --- 3. reproducibility ---------------------------------------------------------------------
+
+
+def test_seeded_runs_are_bit_identical_on_cpu():
+    cfg = config(steps=3)
+    first = run(cfg)
+    torch.manual_seed(12345)  # the global RNG must not matter: the noise has its own seed
+    again = stylize(content(), style(), cfg, progress=False)
+    assert torch.equal(first.image, again.image)
+    assert without_seconds(first.history) == without_seconds(again.history)
+
+
+def test_another_seed_gives_another_image():
+    a = run(config(steps=3, seed=0))
+    b = run(config(steps=3, seed=1))
+    assert not torch.equal(a.image, b.image)
+    assert (a.image - b.image).abs().mean() > 0.01
+    assert a.history[0]["loss"] != b.history[0]["loss"]
+
+
+def test_the_seed_also_draws_the_random_weights():
+    # from the content, no noise is drawn: only the network can make the losses differ
+    a = run(config(steps=1, init="content", seed=0)).history[0]
+    b = run(config(steps=1, init="content", seed=1)).history[0]
+    assert a["style_total"] != pytest.approx(b["style_total"], rel=0.01)
+
+
+# --- 4. the loss against a hand computation -------------------------------------------------
+
+
+@pytest.mark.parametrize("normalization", ["gatys", "johnson"])
+def test_evaluate_matches_a_hand_computation_with_every_term_on(normalization):
+    weights = (0.1, 0.3, 0.2, 0.25, 0.15)
+    # weights chosen so that every term is of the same order at x (white noise)
+    gatys = normalization == "gatys"
+    cfg = config(
+        normalization=normalization,
+        style_layer_weights=weights,
+        content_weight=1.0 if gatys else 1e3,
+        style_weight=1e4 if gatys else 1e3,
+        tv_weight=1e-3 if gatys else 1e-4,
+        tv_kind="squared",
+        gamma=5e3 if gatys else 5e2,
+    )
+    c = content()
+    s = data.procedural_style("mosaic", size=48)  # another M than the content's, on purpose
+    x = torch.rand(c.shape, generator=torch.Generator().manual_seed(3))
+    targets = make_targets(net(), c, [s], [1.0], cfg)
+    total, parts = evaluate(net(), x, targets, cfg)
+
+    layers = list(cfg.content_layers) + list(cfg.style_layers)
+    with torch.no_grad():
+        fc, fs, fx = (net()(image, layers=layers) for image in (c, s, x))
+    norm = normalization
+    a = {}  # the style targets: Gatys' Grams grow with M, so rescale by M_x / M_a
+    for n in cfg.style_layers:
+        m_x, m_a = fc[n][0, 0].numel(), fs[n][0, 0].numel()
+        a[n] = gram_matrix(fs[n], norm) * (m_x / m_a if norm == "gatys" else 1.0)
+    own = {n: gram_matrix(fc[n], norm) for n in cfg.style_layers}
+    w = dict(zip(cfg.style_layers, weights, strict=True))
+    expected = {
+        "content_total": cfg.content_weight * content_loss(fx["conv4_2"], fc["conv4_2"], norm),
+        "style_total": cfg.style_weight
+        * sum(w[n] * layer_style_loss(fx[n], a[n], norm) for n in cfg.style_layers),
+        "gamma_total": -cfg.gamma
+        * sum(w[n] * layer_style_loss(fx[n], own[n], norm) for n in cfg.style_layers),
+        "tv_total": cfg.tv_weight * total_variation(x, "squared"),
+    }
+    for n in cfg.style_layers:
+        torch.testing.assert_close(targets.style[n], a[n], rtol=1e-5, atol=0)
+        torch.testing.assert_close(targets.content_grams[n], own[n], rtol=1e-5, atol=0)
+        torch.testing.assert_close(
+            parts[f"style/{n}"], layer_style_loss(fx[n], a[n], norm), rtol=1e-5, atol=0
+        )
+    torch.testing.assert_close(targets.content["conv4_2"], fc["conv4_2"], rtol=0, atol=0)
+    for key, value in expected.items():
+        torch.testing.assert_close(parts[key], value, rtol=1e-5, atol=0, msg=key)
+    # every term must matter, or the sum below would not notice one going missing
+    assert all(abs(v.item()) > 0.02 * abs(total.item()) for v in expected.values()), expected
+    torch.testing.assert_close(total, sum(expected.values()), rtol=1e-5, atol=0)
+
+
+def test_gatys_grams_are_rescaled_so_a_tiled_style_gives_the_same_targets():
+    # A 2 x 2 tiling has four times the positions M, so its unnormalised Gram is 4x the tile's;
+    # make_targets rescales by M_x / M_a. The tile's 1-px border is the ImageNet mean (0 after
+    # VGG's normalisation), so conv1_1 sees the same zeros at the seams as at the padding: the
+    # identity is then exact up to rounding. Deeper layers see across the seams: 10%.
+    tile = data.procedural_style("mosaic", size=48).clone()
+    mean = torch.tensor(IMAGENET_MEAN)
+    tile[:, :, [0, -1], :] = mean.view(1, 3, 1, 1)
+    tile[:, :, :, [0, -1]] = mean.view(1, 3, 1, 1)
+    tiled = tile.repeat(1, 1, 2, 2)
+    cfg = config(content_weight=0.0)
+    one = make_targets(net(), content(), [tile], [1.0], cfg).style
+    four = make_targets(net(), content(), [tiled], [1.0], cfg).style
+    torch.testing.assert_close(four["conv1_1"], one["conv1_1"], rtol=1e-5, atol=1e-3)
+    relative = (four["conv2_1"] - one["conv2_1"]).norm() / one["conv2_1"].norm()
+    assert relative < 0.1
+    # the rescaling is what makes them agree: the raw Grams differ by the factor 4
+    with torch.no_grad():
+        raw_one = gram_matrix(net()(tile, layers=["conv1_1"])["conv1_1"])
+        raw_four = gram_matrix(net()(tiled, layers=["conv1_1"])["conv1_1"])
+    torch.testing.assert_close(raw_four, 4 * raw_one, rtol=1e-5, atol=1e-2)
+
+
+# --- 5. the gamma term (seed 004) -----------------------------------------------------------
+
+
+def test_gamma_subtracts_the_gradient_of_the_style_loss_against_the_content():
+    # gamma of the order of the style term at white noise; no content term, which would
+    # dominate the gradient (the gamma term still needs the content image's Grams)
+    gamma = 5e3
+    with_gamma = config(content_weight=0.0, style_weight=1e4, gamma=gamma, tv_weight=1e-3)
+    plain = replace(with_gamma, gamma=0.0)
+    c, x0 = content(), torch.rand(content().shape, generator=torch.Generator().manual_seed(4))
+
+    def grad_of(cfg: GatysConfig) -> torch.Tensor:
+        x = x0.clone().requires_grad_(True)
+        total, _ = evaluate(net(), x, make_targets(net(), c, [style()], [1.0], cfg), cfg)
+        (grad,) = torch.autograd.grad(total, x)
+        return grad
+
+    layers = list(plain.style_layers)
+    with torch.no_grad():
+        content_grams = {n: gram_matrix(f) for n, f in net()(c, layers=layers).items()}
+    layer_weights = dict(zip(layers, plain.style_layer_weights, strict=True))
+
+    def own_style(x: torch.Tensor) -> torch.Tensor:  # L_style(content, x), by the library
+        return style_loss(net()(x, layers=layers), content_grams, layer_weights)
+
+    x = x0.clone().requires_grad_(True)
+    (grad_own,) = torch.autograd.grad(own_style(x), x)
+    g_gamma, g_plain = grad_of(with_gamma), grad_of(plain)
+    assert (g_gamma - g_plain).norm() > 0.1 * g_plain.norm()  # gamma matters at this scale
+    torch.testing.assert_close(
+        g_gamma, g_plain - gamma * grad_own, rtol=1e-4, atol=1e-5 * g_plain.abs().max().item()
+    )
+    # a small descent step with gamma moves x away from the content's style
+    eps = 1e-3 / g_gamma.abs().max().item()
+    with torch.no_grad():
+        assert own_style(x0 - eps * g_gamma) > own_style(x0 - eps * g_plain)
+
+
+# --- 6. blending styles ---------------------------------------------------------------------
+
+
+def test_blend_one_zero_equals_the_first_style_alone():
+    cfg = config(steps=3)
+    blended = stylize(content(), [style(), other_style()], cfg, blend=(1, 0), progress=False)
+    alone = run(cfg)
+    torch.testing.assert_close(blended.image, alone.image, rtol=0, atol=1e-6)
+    assert without_seconds(blended.history) == without_seconds(alone.history)
+
+
+def test_blend_of_one_style_twice_equals_it_alone():
+    cfg = config(steps=3)
+    twice = stylize(content(), [style(), style()], cfg, blend=(0.5, 0.5), progress=False)
+    torch.testing.assert_close(twice.image, run(cfg).image, rtol=0, atol=1e-6)
+
+
+def test_blend_mixes_the_grams_with_weights_normalised_to_sum_one(monkeypatch):
+    cfg = config(content_weight=0.0)
+    a = make_targets(net(), content(), [style()], [1.0], cfg).style
+    b = make_targets(net(), content(), [other_style()], [1.0], cfg).style
+    mixed = make_targets(net(), content(), [style(), other_style()], [0.25, 0.75], cfg).style
+    for n in cfg.style_layers:
+        torch.testing.assert_close(mixed[n], 0.25 * a[n] + 0.75 * b[n], rtol=1e-5, atol=0)
+    seen = capture_make_targets(monkeypatch)
+    with pytest.raises(Captured):
+        stylize(content(), [style(), other_style()], cfg, blend=(1, 3), progress=False)
+    assert seen["blend"] == pytest.approx([0.25, 0.75])
+
+
+@pytest.mark.parametrize(
+    ("blend", "words"),
+    [
+        ((1.0,), "1 blend weights for 2 style images"),
+        ((1, 1, 1), "3 blend weights"),
+        ((1.0, -0.5), ">= 0"),
+        ((0, 0), "positive sum"),
+    ],
+)
+def test_bad_blend_weights_raise_value_error(monkeypatch, blend, words):
+    spy = EvaluateSpy(monkeypatch)
+    with pytest.raises(ValueError, match=words) as info:
+        stylize(content(), [style(), other_style()], config(), blend=blend, progress=False)
+    assert "\n" not in str(info.value) and spy.calls == []
+
+
+# --- 7. coarse to fine ----------------------------------------------------------------------
+
+
+def test_two_scales_run_coarse_then_fine():
+    steps = 2
+    square = data.content_image("astronaut", size=SIZE)  # 64 x 64: 32 px is allowed at scale 1
+    result = stylize(square, style(), config(steps=steps, scales=2), progress=False)
+    assert result.stopped == "finished", result.message
+    assert result.image.shape == (1, 3, SIZE, SIZE)
+    assert [r["size"] for r in result.history] == [32] * steps + [64] * steps
+    assert [r["step"] for r in result.history] == list(range(1, 2 * steps + 1))
+    assert result.steps == 2 * steps and result.evaluations == 2 * (steps + 2)
+    assert torch.isfinite(result.image).all()
+
+
+def test_coarse_steps_set_the_steps_of_the_coarser_levels():
+    square = data.content_image("astronaut", size=SIZE)
+    cfg = config(steps=2, scales=2, coarse_steps=1)
+    result = stylize(square, style(), cfg, progress=False)
+    assert [r["size"] for r in result.history] == [32, 64, 64]
+    assert result.steps == 3 and result.evaluations == (1 + 2) + (2 + 2)
+
+
+@pytest.mark.parametrize(
+    ("image", "scales"), [("astronaut", 3), ("chelsea", 2)], ids=["16px-long-side", "22px-short"]
+)
+def test_too_many_scales_are_refused_before_any_work(monkeypatch, image, scales):
+    built = []
+    monkeypatch.setattr(optimize, "extractor", lambda *args: built.append(args))
+    spy = EvaluateSpy(monkeypatch)
+    with pytest.raises(ImageError, match="fewer scales") as info:
+        stylize(
+            data.content_image(image, size=SIZE), style(), config(scales=scales), progress=False
+        )
+    assert built == [] and spy.calls == []
+    assert "\n" not in str(info.value)
+
+
+# --- 8. colour preservation -----------------------------------------------------------------
+
+
+def test_luminance_transfer_keeps_the_contents_colour_channels():
+    result = run(config(steps=3, color="luminance"))
+    assert result.image.shape == content().shape
+    iq_out, iq_in = rgb_to_yiq(result.image)[:, 1:], rgb_to_yiq(content())[:, 1:]
+    diff = (iq_out - iq_in).abs()
+    # I and Q are put back exactly; only the final clamp to [0, 1] changes a few pixels
+    assert diff.median() < 1e-5
+    assert (diff > 1e-3).float().mean() < 0.02, "more than 2% of pixels lost their colour"
+    # and the luminance did change: this is not just the content returned
+    assert (rgb_to_yiq(result.image)[:, 0] - rgb_to_yiq(content())[:, 0]).abs().mean() > 0.01
+
+
+def test_linear_colour_matching_gives_the_style_the_contents_colours(monkeypatch):
+    seen = capture_make_targets(monkeypatch)
+    with pytest.raises(Captured):
+        stylize(content(), style(), config(color="linear"), progress=False)
+    (used,) = seen["styles"]
+    mean_in, mean_style = content().mean(dim=(2, 3)), style().mean(dim=(2, 3))
+    assert (mean_in - mean_style).abs().max() > 0.05  # the test needs a difference to remove
+    torch.testing.assert_close(used.mean(dim=(2, 3)), mean_in, rtol=0, atol=0.005)
+    std_in, std_style = content().std(dim=(2, 3)), style().std(dim=(2, 3))
+    assert (std_in - std_style).abs().max() > 0.05
+    torch.testing.assert_close(used.std(dim=(2, 3)), std_in, rtol=0, atol=0.005)
+    torch.testing.assert_close(used, match_colors(style(), content(), "linear"))
+
+
+def test_histogram_colour_matching_runs_and_matches_the_contents_values(monkeypatch):
+    result = run(config(steps=1, color="histogram"))
+    assert result.stopped == "finished" and torch.isfinite(result.image).all()
+    assert result.image.shape == content().shape
+    seen = capture_make_targets(monkeypatch)
+    with pytest.raises(Captured):
+        stylize(content(), style(), config(color="histogram"), progress=False)
+    (used,) = seen["styles"]
+    # the mosaic's flat panes and lead lines make its histogram steppy, so the quartiles
+    # match closely but the tails (0.1, 0.9) only roughly: compare quartiles and means
+    q = torch.tensor([0.25, 0.5, 0.75])
+    for channel in range(3):
+        want = torch.quantile(content()[0, channel].flatten(), q)
+        got = torch.quantile(used[0, channel].flatten(), q)
+        torch.testing.assert_close(got, want, rtol=0, atol=0.01)
+    torch.testing.assert_close(used.mean(dim=(2, 3)), content().mean(dim=(2, 3)), rtol=0, atol=0.02)
+
+
+# --- 9. NaN and Inf -------------------------------------------------------------------------
+
+
+def test_nan_loss_stops_with_the_best_image_so_far(monkeypatch):
+    # calls: 1 loss scale, 2 step 1, 3 step 2, 4 step 3 -> NaN
+    spy = EvaluateSpy(monkeypatch, nan_from=4)
+    cfg = config(optimizer="adam", lr=0.05, steps=5)
+    result = stylize(content(), style(), cfg, progress=False)
+    assert result.stopped == "diverged"
+    assert result.steps == 2 and len(result.history) == 2
+    assert "lr=0.05" in result.message and "lower" in result.message
+    assert torch.isfinite(result.image).all()
+    assert torch.equal(result.image, spy.best(slice(1, 3)))
+
+
+def test_an_absurd_lbfgs_step_diverges_without_an_exception(monkeypatch):
+    spy = EvaluateSpy(monkeypatch)
+    result = stylize(content(), style(), config(lr=1e12, steps=4), progress=False)
+    assert result.stopped == "diverged", result.message
+    assert result.steps == 1 and "lower" in result.message
+    assert not math.isfinite(spy.calls[-1][1])  # the step really produced NaN/Inf
+    assert torch.isfinite(result.image).all()
+    assert torch.equal(result.image, spy.calls[1][0].clamp(0, 1))  # the starting image
+
+
+def test_lbfgs_divergence_message_names_the_learning_rate_it_was_given():
+    result = stylize(content(), style(), config(lr=1e6, steps=3), progress=False)
+    assert result.stopped == "diverged"
+    assert "lr" in result.message
+
+
+# --- 10. interruption and the callback ------------------------------------------------------
+
+
+def test_ctrl_c_in_the_callback_returns_the_best_image(monkeypatch):
+    def callback(step, image, record):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    spy = EvaluateSpy(monkeypatch)
+    result = stylize(
+        content(), style(), config(optimizer="adam", steps=6), callback=callback, progress=False
+    )
+    assert result.stopped == "interrupted" and "interrupted" in result.message
+    assert result.steps == 3 and len(result.history) == 3
+    assert result.image.shape == content().shape and torch.isfinite(result.image).all()
+    assert torch.equal(result.image, spy.best(slice(1, None)))
+
+
+def test_callback_returning_true_stops_with_the_best_image(monkeypatch):
+    seen = []
+
+    def callback(step, image, record):
+        seen.append((step, image.shape, record["step"]))
+        return step == 2
+
+    spy = EvaluateSpy(monkeypatch)
+    cfg = config(steps=6)
+    result = stylize(content(), style(), cfg, callback=callback, progress=False)
+    assert result.stopped == "stopped" and result.steps == 2 and len(result.history) == 2
+    assert seen == [(1, content().shape, 1), (2, content().shape, 2)]
+    # the image after step 2 is scored too, and the best of all scored images comes back
+    assert len(spy.calls) == result.evaluations == 4
+    assert torch.equal(result.image, spy.best(slice(1, None)))
+    loss, _ = score(result.image, cfg)
+    assert loss <= result.history[0]["loss"]
+
+
+# --- 11. saving snapshots -------------------------------------------------------------------
+
+
+def test_save_every_writes_numbered_snapshots_and_no_temp_files(tmp_path):
+    images = {}
+
+    def callback(step, image, record):
+        images[step] = image.clone()
+
+    stylize(
+        content(),
+        style(),
+        config(steps=4),
+        callback=callback,
+        save_every=2,
+        save_path=tmp_path / "out.png",
+        progress=False,
+    )
+    assert sorted(os.listdir(tmp_path)) == ["out.step00002.png", "out.step00004.png"]
+    for step in (2, 4):
+        saved = load_image(tmp_path / f"out.step{step:05d}.png")
+        torch.testing.assert_close(saved, images[step], rtol=0, atol=0.6 / 255)
+
+
+def test_snapshots_never_overwrite_the_content_file(tmp_path):
+    path = tmp_path / "photo.png"
+    save_image(content(), path)
+    before = path.read_bytes()
+    # the snapshot names carry .stepNNNNN, so save_path == the content path writes beside it
+    stylize(path, style(), config(steps=2), save_every=2, save_path=path, progress=False)
+    assert path.read_bytes() == before
+    assert (tmp_path / "photo.step00002.png").exists()
+    # a content file that a snapshot *would* replace is refused
+    victim = tmp_path / "out.step00002.png"
+    save_image(content(), victim)
+    before = victim.read_bytes()
+    with pytest.raises(OutputError, match="refusing to overwrite"):
+        stylize(
+            victim,
+            style(),
+            config(steps=2),
+            save_every=2,
+            save_path=tmp_path / "out.png",
+            progress=False,
+        )
+    assert victim.read_bytes() == before
+
+
+def test_an_unwritable_save_path_is_refused_before_any_work(monkeypatch, tmp_path):
+    spy = EvaluateSpy(monkeypatch)
+    with pytest.raises(OutputError):
+        stylize(
+            content(),
+            style(),
+            config(steps=2),
+            save_every=2,
+            save_path=tmp_path / "missing" / "out.png",
+            progress=False,
+        )
+    assert spy.calls == []
+
+
+# --- 12. the starting image -----------------------------------------------------------------
+
+
+def test_content_init_starts_at_the_content():
+    first = run(config(steps=1, init="content")).history[0]
+    noise = run(config(steps=1, init="noise")).history[0]
+    assert first["content"]["conv4_2"] <= 1e-6 * noise["content"]["conv4_2"]
+
+
+def test_an_init_tensor_is_where_the_run_starts():
+    start = torch.rand(content().shape, generator=torch.Generator().manual_seed(5)) * 0.5 + 0.25
+    cfg = config(steps=1, init="content")  # the tensor overrides the config's choice
+    result = stylize(content(), style(), cfg, init=start, progress=False)
+    loss, _ = score(start, cfg)
+    assert result.history[0]["loss"] == pytest.approx(loss, rel=1e-5)
+    assert result.history[0]["content"]["conv4_2"] > 1.0  # not the content
+
+
+# --- 13. configuration errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"steps": 0},
+        {"steps": -1},
+        {"content_weight": -1.0},
+        {"style_weight": -1e3},
+        {"tv_weight": -0.1},
+        {"gamma": -1.0},
+        {"style_layer_weights": (0.2,) * 4 + (-0.2,)},
+    ],
+    ids=lambda changes: next(iter(changes)),
+)
+def test_bad_config_values_raise_a_one_line_value_error(changes):
+    with pytest.raises(ValueError) as info:
+        config(**changes)
+    message = str(info.value)
+    assert next(iter(changes)) in message and "\n" not in message
+
+
+def test_an_unknown_style_layer_raises_layer_error_before_optimising(monkeypatch):
+    spy = EvaluateSpy(monkeypatch)
+    cfg = config(style_layers=("conv1_1", "conv9_1"), style_layer_weights=(0.5, 0.5))
+    with pytest.raises(LayerError, match="conv9_1") as info:
+        stylize(content(), style(), cfg, progress=False)
+    assert spy.calls == [] and "\n" not in str(info.value)
+
+
+# --- 14. bfloat16 ---------------------------------------------------------------------------
+
+
+def test_bf16_runs_on_cpu_and_lands_near_fp32():
+    # Tolerance: the final loss (both images scored in fp32) within 10%; measured about 5%.
+    fp32 = config(steps=10)
+    half = stylize(content(), style(), replace(fp32, precision="bf16"), progress=False)
+    assert half.stopped == "finished" and half.image.dtype == torch.float32
+    assert half.history[0]["loss"] != run(fp32).history[0]["loss"]  # bf16 really was used
+    assert torch.isfinite(half.image).all()
+    loss_half, _ = score(half.image, fp32)
+    loss_full, _ = score(run(fp32).image, fp32)
+    assert loss_half == pytest.approx(loss_full, rel=0.10)
+    assert loss_full < 0.2 * run(fp32).history[0]["loss"]  # both actually optimised
+
+
+# --- sizes at the edges ----------------------------------------------------------------------
+
+
+def test_stopping_at_a_coarse_scale_still_delivers_the_requested_size():
+    big = data.procedural_style("dots", size=128)
+    result = stylize(
+        big,
+        style(),
+        config(size=128, scales=2, steps=3),
+        progress=False,
+        callback=lambda step, image, record: step == 1,
+    )
+    assert result.stopped == "stopped" and result.history[-1]["size"] == 64
+    assert result.image.shape == (1, 3, 128, 128)
+
+
+def test_a_wide_style_too_thin_at_the_smallest_scale_is_refused_before_work():
+    wide = torch.rand(1, 3, 32, 256)
+    with pytest.raises(ImageError, match="style image 1 would be 8 px on its short side"):
+        stylize(content(), wide, config(), progress=False)
+
+
+def test_unknown_layers_are_refused_even_with_zero_weight():
+    with pytest.raises(LayerError, match="no layer 'conv9_9'"):
+        stylize(
+            content(),
+            style(),
+            config(style_layers=("conv9_9",), style_layer_weights=(1.0,), style_weight=0.0),
+            progress=False,
+        )
