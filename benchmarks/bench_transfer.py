@@ -122,18 +122,24 @@ def main() -> None:
     t32, t16, l32, l16 = bf16(args.bf16_size, args.evals)
     print(f"\n2. bf16 vs fp32 at {args.bf16_size}px, {args.evals} evaluations")
     print(f"   s/eval fp32 {t32:.3f}  bf16 {t16:.3f}  speed-up {t32 / t16:.2f}  (goal >= 1.6)")
-    print(f"   loss   fp32 {l32:.5g}  bf16 {l16:.5g}  rel. diff {abs(l16 - l32) / l32:.2%}"
-          "  (goal <= 2 %)")
+    print(
+        f"   loss   fp32 {l32:.5g}  bf16 {l16:.5g}  rel. diff {abs(l16 - l32) / l32:.2%}"
+        "  (goal <= 2 %)"
+    )
 
     single, c2f, target, steps = coarse_to_fine(args.c2f_size, args.c2f_evals, args.coarse_steps)
-    print(f"\n3. coarse-to-fine (3 scales, {args.coarse_steps} steps at each coarse level) vs "
-          f"single scale at {args.c2f_size}px")
+    print(
+        f"\n3. coarse-to-fine (3 scales, {args.coarse_steps} steps at each coarse level) vs "
+        f"single scale at {args.c2f_size}px"
+    )
     print(f"   single scale: {args.c2f_evals} evaluations, {single:.1f} s, loss {target:.5g}")
     print(f"   coarse-to-fine reached it after {steps} final-size steps, {c2f:.1f} s")
     print(f"   time ratio {c2f / single:.3f}  (goal <= 0.40)")
 
     here = str(Path(__file__).resolve().parent)
-    out = subprocess.run([sys.executable, "-c", PEAK, here], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, here], capture_output=True, text=True, check=True
+    )
     peak_gb = int(out.stdout.strip().splitlines()[-1]) / 2**20
     print(f"\n4. peak RSS of a 512px transfer (fresh process): {peak_gb:.2f} GB  (goal <= 1.0)")
 

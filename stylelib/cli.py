@@ -319,6 +319,25 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def cmd_course_build(args: argparse.Namespace) -> int:
+    from . import course
+
+    lessons = Path(args.lessons) if args.lessons else course.LESSONS
+    stale = course.build(lessons, check=args.check)
+    if args.check:
+        if stale:
+            print(
+                f"stylelib: error: out of date: {', '.join(stale)}; run `stylelib course build`",
+                file=sys.stderr,
+            )
+            return 1
+        print("student versions are up to date")
+    else:
+        changed = ", ".join(stale) or "none changed"
+        print(f"wrote {len(stale)} student notebook(s) in {lessons}: {changed}")
+    return 0
+
+
 def _archs(choice: str) -> list[str]:
     return ["vgg16", "vgg19"] if choice == "all" else [choice]
 
@@ -372,6 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("course", help="instructors: build the student versions with nbgrader")
+    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = csub.add_parser("build", help="generate lessons/NN_*.ipynb from lessons/instructor/source")
+    s.add_argument("--check", action="store_true", help="only check they are up to date (CI)")
+    s.add_argument("--lessons", help="the lessons folder (default: the one beside stylelib/)")
+    s.set_defaults(func=cmd_course_build)
 
     w = sub.add_parser("weights", help="pretrained VGG weights: status, fetch, install, export")
     wsub = w.add_subparsers(dest="action", required=True, metavar="ACTION")

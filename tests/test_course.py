@@ -1,0 +1,101 @@
+"""The nbgrader course, end to end: validate, student versions, release, collect, autograde.
+
+These run nbgrader itself (about a minute in all), exactly as the README's instructor guide
+does, in a temporary copy of ``lessons/instructor`` with a temporary exchange folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from stylelib import course
+
+pytestmark = pytest.mark.skipif(
+    not course.nbgrader_available(), reason="nbgrader not installed (pip install -e '.[dev]')"
+)
+ASSIGNMENT = "00_start_here"
+
+
+@pytest.mark.parametrize("name", course.assignments())
+def test_sources_validate(name):
+    source = course.instructor_dir() / "source" / name
+    for notebook in source.glob("*.ipynb"):
+        out = course.nbgrader("validate", str(notebook), cwd=course.instructor_dir()).stdout
+        assert "Success! Your notebook passes all the tests." in out, out[-2000:]
+
+
+def test_student_versions_are_up_to_date():
+    assert course.build(check=True) == [], "run `stylelib course build` and commit the result"
+
+
+def test_student_versions_have_no_solutions():
+    for name in course.assignments():
+        text = (course.LESSONS / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "raise NotImplementedError()" in text
+
+
+def break_exercises(notebook_path, replacements):
+    """A submission: the source with some solution cells replaced by the given code."""
+    nb = json.loads(notebook_path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in replacements:
+            cell["source"] = replacements[grade_id]
+    notebook_path.write_text(json.dumps(nb), encoding="utf-8")
+
+
+@pytest.fixture
+def classroom(tmp_path):
+    """A copy of the course, configured with a private exchange, with the assignment released."""
+    root = tmp_path / "instructor"
+    shutil.copytree(course.instructor_dir(), root, ignore=course._working_folders)
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.ExecutePreprocessor.timeout = 5\n")
+    course.nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=root)
+    course.nbgrader("release_assignment", ASSIGNMENT, "--force", cwd=root)
+    return root, exchange
+
+
+def submit(tmp_path, exchange, student, change):
+    """What a student does: fetch, edit, submit (as the README's student guide says)."""
+    home = tmp_path / student
+    home.mkdir()
+    flags = ["--course", "stylelib", f"--Exchange.root={exchange}", f"--student={student}"]
+    course.nbgrader("fetch_assignment", ASSIGNMENT, *flags, cwd=home)
+    change(home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    course.nbgrader("submit", ASSIGNMENT, *flags, cwd=home)
+
+
+def test_release_collect_autograde(classroom, tmp_path):
+    root, exchange = classroom
+    source = root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    submit(tmp_path, exchange, "ada", lambda nb: shutil.copy(source, nb))  # the solutions
+    submit(tmp_path, exchange, "bob", lambda nb: None)  # the untouched student version
+    loop = "def conv_output_size(size, kernel, stride=1, padding=0):\n    while True:\n        pass"
+    crash = "raise RuntimeError('the student pressed the wrong key')"
+
+    def broken(nb):
+        shutil.copy(source, nb)
+        break_exercises(nb, {"conv_output_size": loop, "conv_params": crash})
+
+    submit(tmp_path, exchange, "cy", broken)
+    course.nbgrader("collect", ASSIGNMENT, cwd=root)
+    course.nbgrader("autograde", ASSIGNMENT, "--force", cwd=root)
+
+    scores = course.scores(root, ASSIGNMENT)
+    assert scores["ada"] == {
+        "test_conv_output_size": 2,
+        "test_conv_params": 2,
+        "test_gram_matrix": 2,
+    }
+    assert set(scores["bob"].values()) == {0}
+    assert scores["cy"] == {
+        "test_conv_output_size": 0,
+        "test_conv_params": 0,
+        "test_gram_matrix": 2,
+    }
