@@ -932,3 +932,82 @@ def check_receptive_field(fn: Callable[..., int]) -> None:
         (mistake(lambda n, k: n + k - 1), "each layer adds k − 1, not 1: 1 + n(k − 1)"),
     ]
     _check_integer(fn, "receptive_field", ("n_layers", "kernel"), cases, "1 + n·(k − 1)", mistakes)
+
+
+# --- Whole-network arithmetic (lesson 01) ------------------------------------------------------
+
+
+def check_vgg_shapes(fn: Callable[[str, int], dict]) -> None:
+    """Check ``fn(arch, input_size)`` -> ``{layer name: (H, W, C)}`` for every conv and pool.
+
+    The reference is :func:`stylelib.vgg.layer_table` (seed 000's arithmetic, layer by layer).
+    """
+    from .vgg import layer_table
+
+    cases = [("vgg16", 300), ("vgg16", 224), ("vgg19", 75), ("vgg16", 33)]
+    for arch, size in cases:
+        want = {
+            r["name"]: r["output"]
+            for r in layer_table(arch, size, classifier=False)
+            if r["kind"] in ("conv", "pool")
+        }
+        got = _run(fn, "vgg_shapes", ("arch", "input_size"), (arch, size))
+        if not isinstance(got, dict):
+            raise AssertionError(
+                f"vgg_shapes returns {type(got).__name__}: return a dict "
+                "{'conv1_1': (H, W, C), ...} with one entry per conv and pool"
+            )
+        missing = [n for n in want if n not in got]
+        if missing:
+            raise AssertionError(
+                f"vgg_shapes({arch!r}, {size}) has no entry for {missing[:4]}"
+                f"{' ...' if len(missing) > 4 else ''}: give every conv and pool"
+            )
+        for name, shape in want.items():
+            mine = tuple(int(v) for v in got[name]) if _is_triple(got[name]) else got[name]
+            if mine == shape:
+                continue
+            hint = "give (height, width, channels)"
+            if _is_triple(mine) and mine[:2] == shape[:2]:
+                hint = "the channels: block b has 64, 128, 256, 512, 512 filters"
+            elif _is_triple(mine) and mine[2] == shape[2]:
+                hint = (
+                    "the height and width: 3x3 convolutions with padding 1 keep them, "
+                    "each 2x2 pooling with stride 2 halves them (rounding down)"
+                )
+            raise AssertionError(
+                f"vgg_shapes({arch!r}, {size})[{name!r}] is {got[name]}, expected {shape}: {hint}."
+            )
+    print(f"✓ vgg_shapes: correct on {len(cases)} architectures and sizes, every conv and pool")
+
+
+def _is_triple(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 3
+
+
+def check_network_params(fn: Callable[[str], int]) -> None:
+    """Check ``fn(arch)`` = all parameters of torchvision's VGG16 / VGG19, classifier included."""
+    from .vgg import layer_table
+
+    for arch in ("vgg16", "vgg19"):
+        rows = layer_table(arch, 224)
+        want = sum(r["params"] for r in rows)
+        features = sum(r["params"] for r in rows if r["kind"] != "fc")
+        biases = sum(r["channels_out"] for r in rows if r["kind"] in ("conv", "fc"))
+        got = _run(fn, "network_params", ("arch",), (arch,))
+        if isinstance(got, bool) or not isinstance(got, numbers.Integral):
+            raise AssertionError(f"network_params({arch!r}) returns {got!r}: return an int")
+        if got == want:
+            continue
+        known = {
+            features: "you counted the convolutions only: add fc6 (7·7·512 → 4096), fc7 and fc8",
+            want - biases: "you forgot the biases (one per output channel or unit)",
+            want - features: "you counted the classifier only: add the 13 or 16 convolutions",
+        }
+        hint = known.get(
+            int(got), "add k·k·C_in·C_out + C_out per conv and n_in·n_out + n_out per fc"
+        )
+        raise AssertionError(
+            f"network_params({arch!r}) is {int(got):,}, expected {want:,}: {hint}."
+        )
+    print("✓ network_params: correct on VGG16 (138,357,544) and VGG19 (143,667,240)")

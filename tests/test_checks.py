@@ -859,6 +859,133 @@ CATALOGUE = {
     ),
 }
 
+# --- vgg_shapes and network_params (lesson 01) -----------------------------------------------
+
+BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+CHANNELS = (64, 128, 256, 512, 512)
+
+
+def shapes_by_hand(arch, size, pool=lambda n: n // 2, channels=CHANNELS, order="hwc", pools=True):
+    out, n = {}, size
+    for block, (depth, c) in enumerate(zip(BLOCKS[arch], channels, strict=True), 1):
+        for i in range(1, depth + 1):
+            out[f"conv{block}_{i}"] = (n, n, c) if order == "hwc" else (c, n, n)
+        n = pool(n)
+        if pools:
+            out[f"pool{block}"] = (n, n, c) if order == "hwc" else (c, n, n)
+    return out
+
+
+def shapes_right(arch, input_size):
+    return shapes_by_hand(arch, input_size)
+
+
+def shapes_from_a_forward(arch, input_size):
+    from stylelib.vgg import VGGFeatures
+
+    net = VGGFeatures(arch, weights="random")
+    feats = net(torch.rand(1, 3, input_size, input_size))
+    return {k: (v.shape[2], v.shape[3], v.shape[1]) for k, v in feats.items() if "relu" not in k}
+
+
+def shapes_all_64(arch, input_size):
+    return shapes_by_hand(arch, input_size, channels=(64,) * 5)
+
+
+def shapes_ceil(arch, input_size):
+    return shapes_by_hand(arch, input_size, pool=lambda n: -(-n // 2))
+
+
+def shapes_no_halving(arch, input_size):
+    return shapes_by_hand(arch, input_size, pool=lambda n: n)
+
+
+def shapes_no_pools(arch, input_size):
+    return shapes_by_hand(arch, input_size, pools=False)
+
+
+def shapes_list(arch, input_size):
+    return list(shapes_by_hand(arch, input_size).items())
+
+
+def shapes_chw(arch, input_size):
+    return shapes_by_hand(arch, input_size, order="chw")
+
+
+def params_by_hand(arch, bias=True, convs=True, fcs=True, fc6_side=7):
+    total, c_in = 0, 3
+    for depth, c in zip(BLOCKS[arch], CHANNELS, strict=True):
+        for _ in range(depth):
+            total += convs * (9 * c_in * c + bias * c)
+            c_in = c
+    for n_in, n_out in ((512 * fc6_side**2, 4096), (4096, 4096), (4096, 1000)):
+        total += fcs * (n_in * n_out + bias * n_out)
+    return total
+
+
+def params_right(arch):
+    return params_by_hand(arch)
+
+
+def params_from_torchvision(arch):
+    import torchvision
+
+    with torch.device("meta"):
+        model = getattr(torchvision.models, arch)()
+    return sum(p.numel() for p in model.parameters())
+
+
+def params_convs_only(arch):
+    return params_by_hand(arch, fcs=False)
+
+
+def params_no_bias(arch):
+    return params_by_hand(arch, bias=False)
+
+
+def params_classifier_only(arch):
+    return params_by_hand(arch, convs=False)
+
+
+def params_fc6_at_300(arch):
+    return params_by_hand(arch, fc6_side=9)
+
+
+def params_float(arch):
+    return float(params_by_hand(arch))
+
+
+def params_always_vgg16(arch):
+    return params_by_hand("vgg16")
+
+
+CATALOGUE["vgg_shapes"] = (
+    checks.check_vgg_shapes,
+    {},
+    [
+        (shapes_all_64, "the channels"),
+        (shapes_ceil, "the height and width"),
+        (shapes_no_halving, "halves them"),
+        (shapes_no_pools, "no entry for ['pool1'"),
+        (shapes_list, "return a dict"),
+        (shapes_chw, "(height, width, channels)"),
+    ],
+    [shapes_right, shapes_from_a_forward],
+)
+CATALOGUE["network_params"] = (
+    checks.check_network_params,
+    {},
+    [
+        (params_convs_only, "convolutions only"),
+        (params_no_bias, "forgot the biases"),
+        (params_classifier_only, "classifier only"),
+        (params_fc6_at_300, "n_in·n_out + n_out per fc"),
+        (params_float, "return an int"),
+        (params_always_vgg16, "network_params('vgg19')"),
+    ],
+    [params_right, params_from_torchvision],
+)
+
 WRONG = [
     pytest.param(check, kwargs, wrong, keyword, id=f"{name}-{wrong.__name__}")
     for name, (check, kwargs, wrongs, _) in CATALOGUE.items()
