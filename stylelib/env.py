@@ -54,6 +54,28 @@ def quick_mode() -> bool:
     return os.environ.get(QUICK_ENV, "0") not in ("", "0", "false", "False")
 
 
+def budget(*, quick, cpu, gpu):
+    """What a lesson can afford here: ``quick`` in quick mode (CI), else ``gpu`` or ``cpu``.
+
+    Lessons size their work with it, e.g. ``size, steps = budget(quick=(48, 10),
+    cpu=(192, 150), gpu=(512, 500))``; only sizes and counts change, never code paths.
+    """
+    if quick_mode():
+        return quick
+    return cpu if pick_device().type == "cpu" else gpu
+
+
+def vgg_weights(arch: str = "vgg19") -> str:
+    """``"imagenet"`` when torchvision's file is in the cache, else ``"random"`` (and says so)."""
+    from . import weights
+
+    if weights.cached_file(arch):
+        return "imagenet"
+    print(f"{arch}: no pretrained weights here, using seeded random ones - the pictures below "
+          "will not look like the papers' (see `stylelib weights status`)")
+    return "random"
+
+
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)

@@ -30,7 +30,7 @@ import functools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -181,6 +181,42 @@ def evaluate(
 
 
 # --- the loop ----------------------------------------------------------------------------
+
+
+def reconstruct_content(image, layer: str, config: GatysConfig | None = None, **kwargs) -> Result:
+    """Feature inversion: from white noise, find an image with ``image``'s features at ``layer``.
+
+    Gatys et al. 2016, Fig. 1 (content reconstructions). It is :func:`stylize` with the style
+    weight at 0 and the content layer set to ``layer``; ``kwargs`` go to :func:`stylize`.
+    """
+    config = replace(
+        config or GatysConfig(),
+        content_layers=(layer,),
+        content_weight=1.0,
+        style_weight=0.0,
+        gamma=0.0,
+        init="noise",
+    )
+    return stylize(image, image, config, **kwargs)
+
+
+def synthesize_texture(
+    style, layers: Sequence[str], config: GatysConfig | None = None, **kwargs
+) -> Result:
+    """Texture synthesis: from white noise, match ``style``'s Gram matrices on ``layers``.
+
+    Gatys et al. 2016, Fig. 1 (style reconstructions from growing layer sets); equal weights
+    1/L. It is :func:`stylize` with the content weight at 0; the output has the style's shape.
+    """
+    layers = tuple(layers)
+    config = replace(
+        config or GatysConfig(),
+        style_layers=layers,
+        content_weight=0.0,
+        style_layer_weights=(1.0 / len(layers),) * len(layers),
+        init="noise",
+    )
+    return stylize(style, style, config, **kwargs)
 
 
 def make_optimizer(x: Tensor, config: GatysConfig) -> torch.optim.Optimizer:
@@ -519,4 +555,13 @@ def extractor(arch: str, weights: str, pooling: str, seed: int = 0) -> VGGFeatur
     return VGGFeatures(arch, weights=weights, layers=None, pooling=pooling, seed=seed)
 
 
-__all__ = ["stylize", "Result", "Targets", "evaluate", "make_targets", "Diverged"]
+__all__ = [
+    "stylize",
+    "reconstruct_content",
+    "synthesize_texture",
+    "Result",
+    "Targets",
+    "evaluate",
+    "make_targets",
+    "Diverged",
+]
