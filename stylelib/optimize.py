@@ -219,6 +219,28 @@ def synthesize_texture(
     return stylize(style, style, config, **kwargs)
 
 
+def sweep(
+    content, style, config: GatysConfig, rows: Sequence[dict], cols: Sequence[dict], **kwargs
+) -> list[list[Tensor]]:
+    """Images of :func:`stylize` over a grid of config changes: ``rows[i] | cols[j]``.
+
+    For the lessons' comparison figures, e.g. style layer sets (rows) against alpha/beta
+    ratios (columns). A style-layer change without weights gets equal weights 1/L.
+    """
+    grid = []
+    for row in rows:
+        line = []
+        for col in cols:
+            changes = {**row, **col}
+            if "style_layers" in changes and "style_layer_weights" not in changes:
+                n = len(changes["style_layers"])
+                changes["style_layer_weights"] = (1.0 / n,) * n
+            kwargs.setdefault("progress", False)
+            line.append(stylize(content, style, replace(config, **changes), **kwargs).image)
+        grid.append(line)
+    return grid
+
+
 def make_optimizer(x: Tensor, config: GatysConfig) -> torch.optim.Optimizer:
     """L-BFGS (one iteration and one evaluation per step, as in the authors' code) or Adam.
 
@@ -559,6 +581,7 @@ __all__ = [
     "stylize",
     "reconstruct_content",
     "synthesize_texture",
+    "sweep",
     "Result",
     "Targets",
     "evaluate",
