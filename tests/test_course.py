@@ -92,3 +92,19 @@ def test_release_collect_autograde(classroom, tmp_path):
     assert set(scores["bob"].values()) == {0}
     # the infinite loop is interrupted (0), the crash costs its own exercise (0), the rest counts
     assert scores["cy"] == {"test_total_loss": 0, "test_tv_squared": 0, "test_tv_l1": 2}
+
+
+@pytest.mark.parametrize("name", [a for a in course.assignments() if a != ASSIGNMENT])
+def test_solutions_get_full_marks_and_untouched_versions_zero(name, tmp_path):
+    """Every lesson: its own solutions autograde to full marks, the student version to 0."""
+    root = tmp_path / "instructor"
+    shutil.copytree(course.instructor_dir(), root, ignore=course._working_folders)
+    course.nbgrader("generate_assignment", name, "--force", cwd=root)
+    for student, folder in (("ada", "source"), ("bob", "release")):
+        (root / "submitted" / student / name).mkdir(parents=True)
+        for nb in (root / folder / name).glob("*.ipynb"):
+            shutil.copy(nb, root / "submitted" / student / name / nb.name)
+    course.nbgrader("autograde", name, "--force", cwd=root)
+    scores = course.scores(root, name)
+    assert scores["ada"] and all(points > 0 for points in scores["ada"].values()), scores
+    assert set(scores["bob"].values()) == {0}, scores
