@@ -29,6 +29,54 @@ def cmd_layers(args: argparse.Namespace) -> None:
     print(format_layer_table(rows))
 
 
+def cmd_diagram(args: argparse.Namespace) -> None:
+    """Draw a network to SVG/PNG/PDF: the replacement of Caffe's draw_net.py (seed 000)."""
+    from . import viz
+
+    target = viz.check_diagram_path(args.output)  # a bad suffix or folder fails before any work
+    name, size = args.name, args.input_size
+    if name in ("vgg16", "vgg19"):
+        if args.autograd:
+            dot = viz.autograd_diagram(name, input_size=size or 32)
+        else:
+            dot = viz.vgg_diagram(name, size or 224, classifier=not args.no_classifier)
+    else:
+        if args.autograd or args.no_classifier:
+            raise ValueError(f"--autograd and --no-classifier apply to vgg16/vgg19, not {name!r}")
+        if name in ("resnet18", "googlenet"):
+            import torchvision  # random weights: a diagram needs shapes, not ImageNet
+
+            if name == "resnet18":
+                model = torchvision.models.resnet18(weights=None)
+            else:
+                model = torchvision.models.googlenet(
+                    weights=None, aux_logits=False, init_weights=False
+                )
+            title = f"{name} (torchvision, random weights)"
+        elif name.endswith(".pth"):
+            if not Path(name).is_file():
+                raise OutputError(f"checkpoint '{name}' does not exist; check the path")
+            try:
+                from .transformer import TransformerNet
+
+                load = TransformerNet.from_checkpoint
+            except (ImportError, AttributeError):
+                raise StylelibError(
+                    "drawing a checkpoint needs stylelib.transformer.TransformerNet."
+                    "from_checkpoint, which this stylelib does not have; draw vgg16, vgg19, "
+                    "resnet18 or googlenet instead"
+                ) from None
+            model = load(name)
+            title, size = f"TransformerNet from {Path(name).name}", size or 256
+        else:
+            raise ValueError(
+                f"unknown network {name!r}; choose vgg16, vgg19, resnet18, googlenet or a "
+                "TransformerNet checkpoint (.pth)"
+            )
+        dot = viz.model_diagram(model, (1, 3, size or 224, size or 224), title=title)
+    print(f"wrote {viz.save_diagram(dot, target)}")
+
+
 def cmd_weights_status(args: argparse.Namespace) -> None:
     from . import weights
 
@@ -366,6 +414,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_layers)
 
     p = sub.add_parser(
+        "diagram",
+        help="draw a network to .svg/.png/.pdf (needs Graphviz's `dot`)",
+        description="Draw VGG by its layer names with shapes (vgg16, vgg19), its autograd "
+        "graph (--autograd), any torchvision network traced with torch.fx (resnet18, "
+        "googlenet; random weights, nothing downloaded) or a TransformerNet checkpoint.",
+    )
+    p.add_argument("name", metavar="NAME", help="vgg16, vgg19, resnet18, googlenet or FILE.pth")
+    p.add_argument("-o", "--output", required=True, help="output file: .svg, .png or .pdf")
+    p.add_argument(
+        "--input-size",
+        type=int,
+        metavar="N",
+        help="side of the square input (default 224; 32 with --autograd; seed 000 uses 300)",
+    )
+    p.add_argument(
+        "--autograd", action="store_true", help="vgg only: torchviz's autograd graph instead"
+    )
+    p.add_argument(
+        "--no-classifier", action="store_true", help="vgg only: leave out avgpool and fc6-fc8"
+    )
+    p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser(
         "transfer",
         help="Gatys style transfer: optimise an image",
         description="Gatys et al. 2016 style transfer. CONTENT and STYLE are image "
@@ -391,6 +462,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
+
+    from . import cli_fast
+
+    cli_fast.register(sub)  # train, stylize: fast style transfer (Johnson et al. 2016)
 
     c = sub.add_parser("course", help="instructors: build the student versions with nbgrader")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

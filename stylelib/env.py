@@ -71,8 +71,10 @@ def vgg_weights(arch: str = "vgg19") -> str:
 
     if weights.cached_file(arch):
         return "imagenet"
-    print(f"{arch}: no pretrained weights here, using seeded random ones - the pictures below "
-          "will not look like the papers' (see `stylelib weights status`)")
+    print(
+        f"{arch}: no pretrained weights here, using seeded random ones - the pictures below "
+        "will not look like the papers' (see `stylelib weights status`)"
+    )
     return "random"
 
 
