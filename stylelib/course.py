@@ -117,3 +117,12 @@ def scores(root: Path, assignment: str) -> dict[str, dict[str, float]]:
                 grade.name: grade.score for nb in submission.notebooks for grade in nb.grades
             }
     return out
+
+
+def has_exercises(name: str, lessons: Path = LESSONS) -> bool:
+    """True if an assignment has graded cells (lesson 05, say, has none)."""
+    for path in (instructor_dir(lessons) / "source" / name).glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                return True
+    return False

@@ -219,6 +219,25 @@ def synthesize_texture(
     return stylize(style, style, config, **kwargs)
 
 
+def style_distance(image, reference, config: GatysConfig | None = None) -> float:
+    """L_style(reference, image): how far ``image``'s Gram matrices are from ``reference``'s.
+
+    With the config's style layers, weights and normalisation (Gatys et al. 2016, Eq. 5); the
+    quantity seed 004's extension subtracts with weight gamma, measured on its own.
+    """
+    config = replace(
+        config or GatysConfig(), content_weight=0.0, style_weight=1.0, gamma=0.0, tv_weight=0.0
+    )
+    _check_layers(config)
+    net = extractor(config.arch, str(config.weights), config.pooling, config.seed)
+    image = load_image(image)
+    device = pick_device(config.device)
+    net, image = net.to(device), image.to(device)
+    targets = make_targets(net, image, [load_image(reference).to(device)], [1.0], config)
+    with torch.no_grad():
+        return evaluate(net, image, targets, config)[0].item()
+
+
 def sweep(
     content, style, config: GatysConfig, rows: Sequence[dict], cols: Sequence[dict], **kwargs
 ) -> list[list[Tensor]]:
@@ -582,6 +601,7 @@ __all__ = [
     "reconstruct_content",
     "synthesize_texture",
     "sweep",
+    "style_distance",
     "Result",
     "Targets",
     "evaluate",
