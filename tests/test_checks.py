@@ -881,11 +881,17 @@ def shapes_right(arch, input_size):
 
 
 def shapes_from_a_forward(arch, input_size):
-    from stylelib.vgg import VGGFeatures
+    """Shapes from a forward pass on the meta device: shapes only, no arithmetic, no time."""
+    from stylelib.vgg import build_features, layer_names
 
-    net = VGGFeatures(arch, weights="random")
-    feats = net(torch.rand(1, 3, input_size, input_size))
-    return {k: (v.shape[2], v.shape[3], v.shape[1]) for k, v in feats.items() if "relu" not in k}
+    with torch.device("meta"):
+        features = build_features(arch)
+        x, out = torch.empty(1, 3, input_size, input_size), {}
+        for name, module in zip(layer_names(arch), features, strict=True):
+            x = module(x)
+            if "relu" not in name:
+                out[name] = (x.shape[2], x.shape[3], x.shape[1])
+    return out
 
 
 def shapes_all_64(arch, input_size):
@@ -1088,6 +1094,103 @@ CATALOGUE["make_closure"] = (
         (closure_scaled_loss, "a different number than loss_fn(x)"),
     ],
     [closure_right, closure_grad_by_hand],
+)
+
+
+# --- ResidualBlock (lesson 04) ------------------------------------------------------------------
+
+
+def _conv(c):
+    return nn.Conv2d(c, c, 3, padding=1)
+
+
+class BlockRight(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv(c),
+            nn.InstanceNorm2d(c, affine=True),
+            nn.ReLU(),
+            _conv(c),
+            nn.InstanceNorm2d(c, affine=True),
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class BlockLibrary(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        from stylelib.transformer import ResidualBlock
+
+        self.inner = ResidualBlock(c, "instance")
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+class BlockNoSkip(BlockRight):
+    def forward(self, x):
+        return self.body(x)
+
+
+class BlockReluAfter(BlockRight):
+    def forward(self, x):
+        return torch.relu(x + self.body(x))
+
+
+class BlockNoAffine(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(
+            _conv(c), nn.InstanceNorm2d(c), nn.ReLU(), _conv(c), nn.InstanceNorm2d(c)
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class BlockOneConv(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(_conv(c), nn.InstanceNorm2d(c, affine=True))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class BlockNoPadding(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c, c, 3),
+            nn.InstanceNorm2d(c, affine=True),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3),
+            nn.InstanceNorm2d(c, affine=True),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def block_not_a_module(c):
+    return lambda x: x
+
+
+CATALOGUE["residual_block"] = (
+    checks.check_residual_block,
+    {},
+    [
+        (BlockNoSkip, "add the input"),
+        (BlockReluAfter, "ReLU after the sum"),
+        (BlockNoAffine, "affine=True"),
+        (BlockOneConv, "one convolution is missing"),
+        (BlockNoPadding, "padding 1"),
+        (block_not_a_module, "subclass torch.nn.Module"),
+    ],
+    [BlockRight, BlockLibrary],
 )
 
 
