@@ -35,7 +35,7 @@ import requests
 import torch
 
 from stylelib.errors import ImageError, StylelibError
-from stylelib.images import MIN_SIDE, ImageSource, load_image
+from stylelib.images import MIN_SIDE, ImageSource, load_image, save_image
 
 DATA_DIR_ENV = "STYLELIB_DATA_DIR"  # an offline mirror: a folder holding Artwork.filename files
 CACHE_ENV = "STYLELIB_CACHE"  # where downloaded artworks are kept (default: pooch.os_cache)
@@ -89,6 +89,25 @@ def content_image(name: str = "chelsea", size: int | None = None) -> torch.Tenso
 
 
 # --------------------------------------------------------------------------- procedural styles
+
+
+def sample_photos(folder: str | os.PathLike, size: int = 256) -> list[Path]:
+    """Write the built-in photos (and their mirror images) to ``folder`` as a training set.
+
+    Eight PNGs with long side ``size``: enough for a few minutes of Johnson-style training in
+    a lesson; real training uses COCO's 83,000 photos. Existing files are left alone.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in CONTENT_IMAGES:
+        image = content_image(name, size=size)
+        for suffix, picture in (("", image), ("-mirrored", image.flip(-1))):
+            path = folder / f"{name}{suffix}.png"
+            if not path.exists():
+                save_image(picture, path)
+            paths.append(path)
+    return paths
 
 
 def _palette(*hex_colours: str) -> np.ndarray:

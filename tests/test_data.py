@@ -290,3 +290,15 @@ def test_image_names_groups_every_name():
     assert groups["artworks"] == tuple(data.ARTWORKS)
     every = [name for names in groups.values() for name in names]
     assert len(every) == len(set(every))  # no name means two images
+
+
+def test_sample_photos_make_a_training_folder(tmp_path):
+    paths = data.sample_photos(tmp_path / "photos", size=64)
+    assert len(paths) == 8 and all(p.exists() for p in paths)
+    first = load_image(paths[0])
+    assert max(first.shape[-2:]) == 64
+    mirrored = load_image(paths[1])
+    torch.testing.assert_close(mirrored, first.flip(-1), atol=1 / 255, rtol=0)
+    before = paths[0].stat().st_mtime_ns
+    data.sample_photos(tmp_path / "photos", size=64)
+    assert paths[0].stat().st_mtime_ns == before  # existing files are left alone
