@@ -338,6 +338,9 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help="coarse-to-fine levels, each twice the size of the last (1 = off)",
     )
+    g.add_argument(
+        "--coarse-steps", type=int, help="steps at each coarser level (default: --steps)"
+    )
     g = p.add_argument_group("network and machine")
     g.add_argument("--arch", choices=["vgg16", "vgg19"], help="loss network (paper: vgg19)")
     g.add_argument(

@@ -135,7 +135,16 @@ def test_init_from_a_file_colour_matching_and_scales(capsys, pictures, tmp_path)
         "--quiet",
     ]
     code, _, err = run(
-        capsys, *args, "--init", pictures["dots"], "--color", "linear", "--scales", "2"
+        capsys,
+        *args,
+        "--init",
+        pictures["dots"],
+        "--color",
+        "linear",
+        "--scales",
+        "2",
+        "--coarse-steps",
+        "1",
     )
     assert code == 0, err
     assert load_image(out).shape == (1, 3, 64, 64)
