@@ -32,6 +32,7 @@ from typing import Literal
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
 Normalization = Literal["gatys", "johnson"]
+TVKind = Literal["squared", "l1", "isotropic"]
 
 GATYS_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -121,7 +122,13 @@ class GatysConfig:
 
 @dataclass(frozen=True)
 class JohnsonConfig:
-    """Training a feed-forward transform network (Johnson et al. 2016); paper's values."""
+    """Training a feed-forward transform network (Johnson et al. 2016); paper's values.
+
+    Loss weights refer to ``normalization="johnson"`` (Gram and feature losses divided by
+    C·H·W, style summed over the C x C Gram entries and over layers) on torchvision's VGG16
+    with images in [0, 1]. [Jc] averages its style loss over the C² Gram entries and feeds
+    Caffe's VGG16 0-255 pixels, so its numbers are a starting point here, not an equivalent.
+    """
 
     arch: Arch = "vgg16"  # [J16] Sec. 3: a VGG-16 loss network pretrained on ImageNet
     weights: str = "imagenet"  # [J16] Sec. 3: the loss network is fixed, pretrained
@@ -132,19 +139,39 @@ class JohnsonConfig:
     content_weight: float = 1.0  # lambda_c: not published in [J16]; [Jc] -content_weights 1.0
     style_weight: float = 5.0  # lambda_s: not published in [J16]; [Jc] -style_weights 5.0
     tv_weight: float = 1e-6  # [J16] Sec. 4.1: lambda_TV cross-validated in [1e-6, 1e-4]
+    tv_kind: TVKind = "squared"  # [Jc] TotalVariation: squared neighbour differences
     normalization: Normalization = "johnson"  # [J16] Eqs. 2-5: divide by C_j H_j W_j
-    image_size: int = 256  # [J16] Sec. 4.1: COCO images resized to 256 x 256
+    image_size: int = 256  # [J16] Sec. 4.1: COCO images resized to 256 x 256 (here: crops)
     style_size: int = 256  # not stated in [J16]; [Jc] -style_image_size 256
-    batch_size: int = 4  # [J16] Sec. 4.1
+    batch_size: int = 4  # [J16] Sec. 4.1; the global batch, split over torchrun processes
     lr: float = 1e-3  # [J16] Sec. 4.1: Adam, learning rate 1e-3
     steps: int = 40_000  # [J16] Sec. 4.1: 40k iterations, about two epochs of COCO
-    seed: int = 0  # data order, initialisation and random weights are seeded
+    transformer_norm: Literal["instance", "batch"] = "instance"  # [Jc] -use_instance_norm 1
+    # (Ulyanov et al. 2016, seed 001); [J16] Sec. 3.1 used batch normalisation
+    upsample: Literal["resize", "transpose"] = "resize"  # Odena et al. 2016 (no checkerboard);
+    # [J16] Sec. 3.1 used fractionally strided ("transpose") convolutions
+    checkpoint_every: int = 1000  # [Jc] -checkpoint_every 1000; 0: only at the end
+    seed: int = 0  # data order, crops, initialisation and random weights are seeded
+    device: str = "auto"  # CUDA, then Apple MPS, then CPU; under torchrun, one GPU per process
+    workers: int = 0  # data-loading processes (0: in the training process; try 4 on a GPU)
 
     def __post_init__(self) -> None:
         _check_layer_weights(self.style_layers, self.style_layer_weights)
         _check_choice("pooling", self.pooling, ("max", "avg"))
         _check_choice("normalization", self.normalization, ("gatys", "johnson"))
+        _check_choice("tv_kind", self.tv_kind, ("squared", "l1", "isotropic"))
+        _check_choice("transformer_norm", self.transformer_norm, ("instance", "batch"))
+        _check_choice("upsample", self.upsample, ("resize", "transpose"))
         _check_positive(self, ("image_size", "style_size", "batch_size", "lr", "steps"))
+        _check_not_negative(self, ("content_weight", "style_weight", "tv_weight"))
+        _check_not_negative(self, ("style_layer_weights", "checkpoint_every", "workers"))
+        if self.image_size < 32 or self.style_size < 32:
+            raise ValueError(
+                f"image_size={self.image_size} and style_size={self.style_size} must be at "
+                "least 32 px (VGG halves them five times); the paper uses 256"
+            )
+        if not self.content_layers and not self.style_layers:
+            raise ValueError("give at least one content layer or one style layer")
 
 
 # [Gc] uses relu layers, max pooling, starts from the content image, and writes its losses as
@@ -166,6 +193,8 @@ PRESETS: dict[str, GatysConfig | JohnsonConfig] = {
         init="content",
     ),
     "johnson2016": JohnsonConfig(),
+    # Both Johnson presets use instance norm and resize-convolution (the class defaults);
+    # the paper's batch norm and transposed convolutions are --norm batch --upsample transpose.
     "johnson2016-code": JohnsonConfig(content_layers=("relu3_3",)),  # [Jc] and seed 001
 }
 

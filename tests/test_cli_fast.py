@@ -1,0 +1,170 @@
+"""`stylelib train` and `stylelib stylize`: a round trip, every output rule, and every bad
+input -> exit 2 with one line.
+
+In-process through ``stylelib.cli.main`` on random VGG16 weights, 32 px crops, a few steps.
+The subprocess runs (SIGKILL and resume, torchrun) live in test_train.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylelib.cli import main
+from stylelib.data import procedural_style
+from stylelib.images import load_image, save_image
+from stylelib.transformer import TransformerNet, stylize_image
+
+TINY = "--weights random --image-size 32 --style-size 32 --batch-size 2 --device cpu --quiet"
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, name in enumerate(("mosaic", "waves", "dots")):
+        save_image(procedural_style(name, size=48, seed=i)[..., :40, :], folder / f"p{i}.png")
+    return folder
+
+
+@pytest.fixture
+def model(photos, tmp_path, capsys):
+    path = tmp_path / "mosaic.pth"
+    code, _, _ = run(capsys, "train", "mosaic", "--data", photos, "-o", path, "--steps", "2")
+    assert code == 0
+    return path
+
+
+def run(capsys, *argv):
+    args = [str(a) for a in argv]
+    if args[0] == "train":  # the user's flags come last, so they win
+        args = ["train", *TINY.split(), *args[1:]]
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err, fragment):
+    lines = [line for line in err.strip().splitlines() if line.startswith("stylelib: error:")]
+    assert code == 2 and len(lines) == 1, err
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_train_prints_the_parameter_count_and_writes_the_model(photos, tmp_path, capsys):
+    out = tmp_path / "m.pth"
+    code, stdout, err = run(capsys, "train", "mosaic", "--data", photos, "-o", out, "--steps", "3")
+    assert code == 0 and f"wrote {out}: trained 3 steps" in stdout
+    assert "TransformerNet: 1,679,235 parameters (instance norm, resize upsampling)" in err
+    assert torch.load(out, weights_only=True)["step"] == 3
+
+
+def test_every_training_flag_reaches_the_config(photos, tmp_path, capsys):
+    out = tmp_path / "m.pth"
+    flags = "--preset johnson2016-code --norm batch --upsample transpose --content-weight 2"
+    flags += " --style-weight 3 --tv-weight 1e-5 --lr 2e-3 --seed 4 --checkpoint-every 1"
+    flags += " --workers 1 --steps 2"
+    style = save_image(procedural_style("dots", size=40), tmp_path / "style.png")
+    code, _, err = run(capsys, "train", style, "--data", photos, "-o", out, *flags.split())
+    assert code == 0, err
+    config = torch.load(out, weights_only=True)["config"]
+    expected = {
+        "content_layers": ("relu3_3",),
+        "transformer_norm": "batch",
+        "upsample": "transpose",
+        "content_weight": 2.0,
+        "style_weight": 3.0,
+        "tv_weight": 1e-5,
+        "lr": 2e-3,
+        "seed": 4,
+        "checkpoint_every": 1,
+        "workers": 1,
+        "image_size": 32,
+        "batch_size": 2,
+        "style_size": 32,
+        "weights": "random",
+    }
+    assert {k: config[k] for k in expected} == expected
+
+
+def test_resume_needs_no_other_flags(photos, model, capsys):
+    code, stdout, _ = main_resume(capsys, photos, model, "--steps", "4")
+    assert code == 0 and "trained 2 steps (to step 4 of 4)" in stdout
+    code, _, err = main_resume(capsys, photos, model, "--lr", "0.5")
+    one_line_error(code, err, "with other settings (lr 0.001 -> 0.5)")
+
+
+def main_resume(capsys, photos, model, *flags):
+    code = main(["train", "mosaic", "--data", str(photos), "-o", str(model), "--quiet"]
+                + ["--resume", str(model), *flags])  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_stylize_round_trips_a_trained_model_at_any_size(model, tmp_path, capsys):
+    photo = save_image(torch.rand(1, 3, 33, 47), tmp_path / "odd.png")
+    out = tmp_path / "odd-mosaic.png"
+    code, stdout, _ = run(capsys, "stylize", model, photo, "-o", out)
+    assert code == 0 and f"{photo} -> {out} (47 x 33) in " in stdout
+    cli = load_image(out)
+    library = stylize_image(TransformerNet.from_checkpoint(model), load_image(photo))
+    assert cli.shape == library.shape == (1, 3, 33, 47)
+    assert (cli - library).abs().max() <= 0.5 / 255 + 1e-6  # the PNG's 8-bit rounding only
+    code, stdout, _ = run(capsys, "stylize", model, photo, "-o", tmp_path / "s.png", "--size", "64")
+    assert code == 0 and "(64 x 45)" in stdout
+
+
+def test_stylize_several_inputs_into_a_folder(model, photos, tmp_path, capsys):
+    extra = save_image(torch.rand(1, 3, 36, 36), tmp_path / "extra.jpg")
+    (photos / "broken.png").write_bytes(b"junk")
+    outdir = tmp_path / "out"
+    code, stdout, err = run(
+        capsys, "stylize", model, photos, extra, "-o", outdir, "--precision", "bf16"
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in outdir.iterdir()) == ["extra.png", "p0.png", "p1.png", "p2.png"]
+    assert "stylized 4 image(s)" in stdout and "1 unreadable skipped" in stdout
+    assert "skipped an unreadable input" in err
+
+
+def test_stylize_never_overwrites_inputs_or_existing_outputs(model, photos, tmp_path, capsys):
+    photo = photos / "p0.png"
+    before = photo.read_bytes()
+    code, _, err = run(capsys, "stylize", model, photo, "-o", photo)
+    one_line_error(code, err, "refusing to overwrite the input image")
+    code, _, err = run(capsys, "stylize", model, photos, "-o", photos)  # p0.png -> p0.png
+    one_line_error(code, err, "refusing to overwrite the input image")
+    assert photo.read_bytes() == before
+    out = tmp_path / "o.png"
+    assert run(capsys, "stylize", model, photo, "-o", out)[0] == 0
+    code, _, err = run(capsys, "stylize", model, photo, "-o", out)
+    one_line_error(code, err, "already exists; choose another name or pass --overwrite")
+    assert run(capsys, "stylize", model, photo, "-o", out, "--overwrite")[0] == 0
+
+
+def test_bad_inputs_exit_2_with_one_line(model, photos, tmp_path, capsys):
+    photo = photos / "p0.png"
+    vgg = tmp_path / "vgg.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, vgg)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    a, m = tmp_path / "a.png", tmp_path / "m.pth"
+    cases = [
+        (("stylize", vgg, photo, "-o", a), "not a stylelib checkpoint"),
+        (("stylize", tmp_path / "no.pth", photo, "-o", a), "model file not found"),
+        (("stylize", model, tmp_path / "no.png", "-o", a), "input image not found"),
+        (("stylize", model, photo, photo, "-o", a), "need -o to be a folder"),
+        (("stylize", model, photo, "-o", tmp_path / "a.txt"), "cannot tell the image format"),
+        (("train", "mosaic", "--data", empty, "-o", m), "no images in"),
+        (("train", tmp_path / "no.jpg", "--data", photos, "-o", m), "neither a file"),
+        (("train", "mosaic", "--data", photos, "-o", a), "should end in .pt or .pth"),
+        (("train", "mosaic", "--data", photos, "-o", model), "already exists; continue it"),
+        (("train", "mosaic", "--data", photos, "-o", m, "--resume", vgg),
+         "not a stylelib checkpoint"),
+        (("train", "mosaic", "--data", photos, "-o", m, "--batch-size", "0"),
+         "batch_size must be positive"),
+    ]  # fmt: skip
+    for argv, fragment in cases:
+        code, _, err = run(capsys, *argv)
+        one_line_error(code, err, fragment)
+    assert not m.exists() and not a.exists()
