@@ -1,7 +1,8 @@
 """stylelib: neural style transfer, as taught in the course's lessons.
 
 Modules, lower layers first: ``config``, ``images`` -> ``vgg`` (with ``weights``) ->
-``losses`` -> ``cli``.
+``losses`` -> ``color``, ``optimize`` (Gatys), ``transformer`` -> ``train`` (Johnson) ->
+``data``, ``viz`` -> ``widgets``, ``checks``, ``course``, ``cli``.
 """
 
 __version__ = "0.1.0"
