@@ -7,23 +7,19 @@ import sys
 
 import pytest
 import torch
+from helpers import assert_one_line_error as one_line_error
+from helpers import run_cli
 
 from stylelib import weights
 from stylelib.cli import main
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def assert_one_line_error(code, err, fragment):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stylelib: error:"), err
-    assert fragment in lines[0]
-    assert "Traceback" not in err
+    one_line_error(code, err, fragment, alone=True)
 
 
 def test_layers_table_vgg16(capsys):

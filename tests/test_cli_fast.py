@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_one_line_error as one_line_error
+from helpers import run_cli
 
 from stylelib.cli import main
 from stylelib.data import procedural_style
@@ -39,16 +41,7 @@ def run(capsys, *argv):
     args = [str(a) for a in argv]
     if args[0] == "train":  # the user's flags come last, so they win
         args = ["train", *TINY.split(), *args[1:]]
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err, fragment):
-    lines = [line for line in err.strip().splitlines() if line.startswith("stylelib: error:")]
-    assert code == 2 and len(lines) == 1, err
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in err
+    return run_cli(capsys, *args)
 
 
 def test_train_prints_the_parameter_count_and_writes_the_model(photos, tmp_path, capsys):

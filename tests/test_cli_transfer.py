@@ -6,8 +6,9 @@ import json
 
 import pytest
 import torch
+from helpers import assert_one_line_error as one_line_error
+from helpers import run_cli
 
-from stylelib.cli import main
 from stylelib.data import procedural_style
 from stylelib.images import load_image, save_image
 
@@ -23,17 +24,7 @@ def pictures(tmp_path):
     return paths
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err, fragment):
-    lines = [line for line in err.strip().splitlines() if line.startswith("stylelib: error:")]
-    assert code == 2 and len(lines) == 1, err
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in err
+run = run_cli
 
 
 def test_transfer_writes_the_image_and_the_log(capsys, pictures, tmp_path):

@@ -11,10 +11,11 @@ import matplotlib
 import pytest
 import torch
 import torchvision
+from helpers import assert_one_line_error as one_line_error
+from helpers import run_cli
 from torch import nn
 
 from stylelib import viz, weights
-from stylelib.cli import main
 from stylelib.errors import LayerError, OutputError, StylelibError
 from stylelib.vgg import VGGFeatures, layers
 
@@ -317,15 +318,11 @@ def test_import_is_cheap():
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def assert_one_line_error(code, err, fragment):
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("stylelib: error:"), err
-    assert fragment in lines[0]
+    one_line_error(code, err, fragment, alone=True)
 
 
 def test_cli_vgg16_at_300(tmp_path, capsys):
