@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import OutputError, StylelibError
+from .files import atomic_write
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
@@ -221,20 +221,13 @@ def _jsonl_log(path: str | None, inputs: list[str], overwrite: bool):
         raise OutputError(
             f"'{target}' already exists; choose another --log file or pass --overwrite"
         )
-    part = target.with_name(f".{target.name}.part")
-    with open(part, "w", encoding="utf-8") as f:
+    with atomic_write(target, "w", encoding="utf-8", suffix=".part") as f:
 
         def write(step, image, record):
             f.write(json.dumps(record) + "\n")
             f.flush()
 
-        try:
-            yield write
-        except BaseException:
-            f.close()
-            part.unlink(missing_ok=True)
-            raise
-    os.replace(part, target)
+        yield write
 
 
 def config_from_args(args: argparse.Namespace, kind):

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import StylelibError
+from .files import atomic_write
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 
@@ -84,7 +85,8 @@ def build(lessons: Path = LESSONS, check: bool = False) -> list[str]:
                     continue
                 stale.append(released.name)
                 if not check:
-                    _write_atomic(student, text)
+                    with atomic_write(student, "w", encoding="utf-8") as f:
+                        f.write(text)
     return stale
 
 
@@ -92,13 +94,6 @@ def _working_folders(folder: str, names: list[str]) -> list[str]:
     """nbgrader's own output folders are not copied into the temporary course."""
     skip = {"release", "submitted", "autograded", "feedback", "gradebook.db", ".ipynb_checkpoints"}
     return [n for n in names if n in skip]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def nbgrader_available() -> bool:

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylelib.errors import ImageError, OutputError
+from stylelib.files import atomic_write
 
 # VGG halves the image with five 2x2 poolings (pool1 ... pool5): 2**5 = 32 px is the
 # smallest side that still leaves pool5 with at least one pixel.
@@ -476,24 +476,11 @@ def save_image(
     target = check_output_path(path, inputs=inputs)
     fmt, options = _SAVE_FORMATS[target.suffix.lower()]
     pil = to_pil(image)  # check and convert before any file is created
-    folder = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as e:
-        raise OutputError(f"cannot write in '{folder}' ({_one_line(e)}); choose another") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(target) as f:
             pil.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file private (0600); give it the usual permissions instead
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise OutputError(f"could not write '{target}' ({_one_line(e)})") from e
-        raise
+    except OSError as e:
+        raise OutputError(f"could not write '{target}' ({_one_line(e)})") from e
     return target
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +53,7 @@ from .config import JohnsonConfig
 from .data import resolve_image
 from .env import pick_device
 from .errors import ImageError, OutputError, StylelibError
+from .files import atomic_write
 from .images import IMAGE_EXTENSIONS, load_image
 from .losses import content_loss, style_loss, total_variation
 from .optimize import Diverged, style_gram
@@ -313,17 +313,8 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     A crash or SIGKILL at any moment leaves either the old file or the new one, never half.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as f:
+        torch.save(state, f)
     return target
 
 

@@ -28,7 +28,6 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch
 from torch import nn
 
 from .errors import OutputError, StylelibError
+from .files import atomic_path
 from .images import to_numpy
 from .vgg import layer_table
 
@@ -475,24 +475,20 @@ def save_diagram(dot, path: str | os.PathLike) -> Path:
         )
     fmt = target.suffix.lower()[1:]
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
+        with atomic_path(target) as tmp:
+            # -Gdpi is only a default: a graph that sets its own dpi keeps it
+            dpi = ["-Gdpi=144"] if fmt == "png" else []
+            command = [program, f"-T{fmt}", *dpi, "-o", str(tmp)]
+            done = subprocess.run(
+                command, input=dot.source.encode(), capture_output=True, timeout=300
+            )
+            if done.returncode != 0:
+                message = done.stderr.decode(errors="replace").strip().splitlines()
+                raise StylelibError(
+                    f"dot could not render the diagram: {message[-1] if message else 'no message'}"
+                )
     except OSError as e:
         raise OutputError(f"cannot write in '{target.parent}' ({_one_line(e)})") from None
-    try:
-        # -Gdpi is only a default: a graph that sets its own dpi keeps it
-        command = [program, f"-T{fmt}", *(["-Gdpi=144"] if fmt == "png" else []), "-o", tmp]
-        done = subprocess.run(command, input=dot.source.encode(), capture_output=True, timeout=300)
-        if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            raise StylelibError(
-                f"dot could not render the diagram: {message[-1] if message else 'no message'}"
-            )
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 

@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -32,6 +31,7 @@ from torch import nn
 from torchvision.models import VGG16_Weights, VGG19_Weights
 
 from .errors import WeightsError
+from .files import atomic_path
 from .vgg import build_features, check_arch
 
 TORCHVISION_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
@@ -341,13 +341,8 @@ def _atomic_copy(write: Callable, dest: Path, expect_prefix: str | None = None) 
     dest = Path(dest)
     if not dest.parent.is_dir():
         raise WeightsError(f"cannot write {dest}: the folder {dest.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out:
             write(out)
-        if expect_prefix and not sha256_file(Path(tmp)).startswith(expect_prefix):
+        if expect_prefix and not sha256_file(tmp).startswith(expect_prefix):
             raise WeightsError(f"SHA-256 does not begin with {expect_prefix}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
