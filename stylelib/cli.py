@@ -30,7 +30,7 @@ def cmd_layers(args: argparse.Namespace) -> None:
 
 
 def cmd_diagram(args: argparse.Namespace) -> None:
-    """Draw a network to SVG/PNG/PDF: the replacement of Caffe's draw_net.py (seed 000)."""
+    """Draw a network to SVG/PNG/PDF: the replacement of Caffe's draw_net.py."""
     from . import viz
 
     target = viz.check_diagram_path(args.output)  # a bad suffix or folder fails before any work
@@ -78,27 +78,53 @@ def cmd_diagram(args: argparse.Namespace) -> None:
 
 
 def cmd_weights_status(args: argparse.Namespace) -> None:
-    from . import weights
+    from . import netnorm, weights
 
     print(f"cache folder: {weights.cache_dir()}  (set TORCH_HOME to move it)")
     for row in weights.status():
+        name = f"{row['source']} {row['arch']}"
         if row["file"]:
-            print(f"{row['arch']}: ready  {row['file']}  ({row['size_mb']:.0f} MB)")
+            loaded = weights.read_features_file(row["file"], row["arch"])
+            print(f"{name}: ready  {row['file']}  ({row['size_mb']:.0f} MB; {row['origin']})")
+            print(f"    input: {row['convention']}; {netnorm.describe_cached(loaded)}")
         else:
             print(
-                f"{row['arch']}: missing  want {row['expected'].name} from {row['url']}; "
-                f"run `stylelib weights fetch --arch {row['arch']}` or install a copied file"
+                f"{name}: missing  want {row['expected'].name} from {row['url']}; run "
+                f"`stylelib weights fetch --source {row['source']} --arch {row['arch']}` "
+                "or install a copied file"
             )
+
+
+def cmd_weights_normalize(args: argparse.Namespace) -> None:
+    from . import netnorm, weights
+
+    loaded = weights.load(args.arch, args.weights, seed=args.seed)
+    if loaded.normalized:
+        print(f"{loaded.label}: normalised by its authors already; nothing to do")
+        return
+    calibration = netnorm.calibration_images(args.calibration, args.size)
+    scales = netnorm.scales_for(loaded, calibration)
+    print(f"{args.arch} ({loaded.label}), calibrated on {calibration.description}:")
+    print(f"{'layer':<8} {'filters':>7} {'min':>10} {'median':>10} {'max':>10}  (mean activation)")
+    for name, s in scales.items():
+        print(
+            f"{name:<8} {s.numel():>7} {s.min().item():>10.4g} {s.median().item():>10.4g} "
+            f"{s.max().item():>10.4g}"
+        )
+    if loaded.key[0] == "random":
+        print("random weights: scales are kept in memory only (each process calibrates)")
+    else:
+        print(f"wrote {netnorm.scales_path(loaded)}")
 
 
 def cmd_weights_fetch(args: argparse.Namespace) -> None:
     from . import weights
 
     for arch in _archs(args.arch):
-        path = weights.cached_file(arch)
+        path = weights.cached_file(arch, args.source)
         if path is None:
-            path = weights.download(arch, timeout=args.timeout)
-        print(f"{arch}: {path}")
+            path = weights.download(arch, args.source, timeout=args.timeout)
+        print(f"{args.source} {arch}: {path}")
 
 
 def cmd_weights_install(args: argparse.Namespace) -> None:
@@ -241,6 +267,8 @@ def config_from_args(args: argparse.Namespace, kind):
         raise ValueError(f"preset {args.preset!r} is not a {kind.__name__} preset")
     names = {f.name for f in fields(config)}
     changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if getattr(args, "network", None) is not None:
+        changes["normalize_network"] = args.network == "normalized"
     if changes.get("init") not in (None, *INIT_CHOICES):
         del changes["init"]  # a path: passed to stylize as an image, not a config value
     if "style_layers" in changes and "style_layer_weights" not in changes:
@@ -265,9 +293,12 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--preset",
         default="gatys2016",
-        choices=["gatys2016", "gatys2016-code"],
-        help="gatys2016: the paper (conv4_2, conv1_1..conv5_1, avg pooling, noise "
-        "init); gatys2016-code: the authors' code (relu layers, max pooling, content init)",
+        choices=["gatys2016", "gatys2016-code", "pytorch-tutorial"],
+        help="gatys2016: the paper (relu4_2; relu1_1..relu5_1, the paper's conv4_2 ... after "
+        "Caffe's in-place ReLU; normalised network, avg pooling, noise init); gatys2016-code: "
+        "the authors' notebook (max pooling, content init, weights 1e3/N^2); "
+        "pytorch-tutorial: the official PyTorch tutorial (raw torchvision weights, "
+        "conv1_1..conv3_1, style weight 1e6)",
     )
     g.add_argument("--size", type=int, help="long side of the output in pixels (paper: 512)")
     g.add_argument("--steps", type=int, help="optimiser iterations per scale (paper code: 500)")
@@ -278,13 +309,13 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tv-weight", type=float, help="weight of the total-variation smoothing")
     g.add_argument("--tv-kind", choices=["squared", "l1", "isotropic"], help="TV definition")
     g.add_argument(
-        "--content-layers", type=_names, metavar="L1,L2", help="content layers, e.g. conv4_2"
+        "--content-layers", type=_names, metavar="L1,L2", help="content layers, e.g. relu4_2"
     )
     g.add_argument(
         "--style-layers",
         type=_names,
         metavar="L1,L2,...",
-        help="style layers, e.g. conv1_1,conv2_1,conv3_1,conv4_1,conv5_1",
+        help="style layers, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (conv*: pre-ReLU)",
     )
     g.add_argument(
         "--style-layer-weights",
@@ -300,7 +331,8 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--gamma",
         type=float,
-        help="seed 004's extension: subtract gamma * L_style(content, x) (try 1e-2 * beta)",
+        help="subtract gamma * L_style(content, x), pushing away the photo's own style "
+        "(try 1e-2 * beta)",
     )
     g.add_argument(
         "--init",
@@ -338,8 +370,15 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--arch", choices=["vgg16", "vgg19"], help="loss network (paper: vgg19)")
     g.add_argument(
         "--weights",
-        metavar="imagenet|random|PATH",
-        help="VGG weights: torchvision's ImageNet file (default), seeded random, or a file",
+        metavar="imagenet|caffe|gatys|random|PATH",
+        help="VGG weights: torchvision's ImageNet file (default), Caffe's original VGG, the "
+        "authors' normalised VGG-19, seeded random, or a file",
+    )
+    g.add_argument(
+        "--network",
+        choices=["normalized", "raw"],
+        help="normalized: rescale every filter to mean activation 1, the paper's units "
+        "(Gatys presets); raw: the weights as published (pytorch-tutorial)",
     )
     g.add_argument("--pooling", choices=["max", "avg"], help="max as trained, or avg (paper)")
     g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
@@ -400,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=224,
         metavar="N",
-        help="side of the square RGB input in pixels (default 224; seed 000 uses 300)",
+        help="side of the square RGB input in pixels (default 224; the VGG lab uses 300)",
     )
     p.add_argument(
         "--features-only",
@@ -422,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-size",
         type=int,
         metavar="N",
-        help="side of the square input (default 224; 32 with --autograd; seed 000 uses 300)",
+        help="side of the square input (default 224; 32 with --autograd; the VGG lab uses 300)",
     )
     p.add_argument(
         "--autograd", action="store_true", help="vgg only: torchviz's autograd graph instead"
@@ -470,17 +509,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lessons", help="the lessons folder (default: the one beside stylelib/)")
     s.set_defaults(func=cmd_course_build)
 
-    w = sub.add_parser("weights", help="pretrained VGG weights: status, fetch, install, export")
+    w = sub.add_parser(
+        "weights", help="pretrained VGG weights: status, fetch, install, normalize, export"
+    )
     wsub = w.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = wsub.add_parser("status", help="which weights are in the cache and where")
     s.set_defaults(func=cmd_weights_status)
-    s = wsub.add_parser("fetch", help="download torchvision's ImageNet weights into the cache")
+    s = wsub.add_parser("fetch", help="download published weights into the cache")
     s.add_argument("--arch", choices=["vgg16", "vgg19", "all"], default="vgg19")
+    s.add_argument(
+        "--source",
+        choices=["imagenet", "caffe", "gatys"],
+        default="imagenet",
+        help="torchvision's file (default), Caffe's original VGG (the papers' network, "
+        "converted by jcjohnson/pytorch-vgg), or the authors' normalised VGG-19 (vgg_conv.pth)",
+    )
     s.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the server")
     s.set_defaults(func=cmd_weights_fetch)
     s = wsub.add_parser("install", help="check a .pth file copied by hand and put it in the cache")
-    s.add_argument("file", help="vgg16-397923af.pth, vgg19-dcbb9e9d.pth or an exported file")
+    s.add_argument(
+        "file",
+        help="vgg19-dcbb9e9d.pth (torchvision), vgg19-d01eb7cb.pth (Caffe), vgg_conv.pth "
+        "(the authors'), their VGG16 versions, or an exported file",
+    )
     s.set_defaults(func=cmd_weights_install)
+    s = wsub.add_parser(
+        "normalize",
+        help="rescale VGG so every filter's mean activation is 1 (Gatys et al. 2016, Sec. 2)",
+        description="Measure every filter's mean rectified activation on a calibration set "
+        "(the built-in photos, or --calibration DIR) and cache the scales beside the weights; "
+        "Gatys transfers then use them (normalize_network=True).",
+    )
+    s.add_argument("--arch", choices=["vgg16", "vgg19"], default="vgg19")
+    s.add_argument(
+        "--weights", default="imagenet", metavar="imagenet|caffe|random|PATH", help="which weights"
+    )
+    s.add_argument("--calibration", metavar="DIR", help="a folder of images (default: built-in)")
+    s.add_argument("--size", type=int, default=224, help="long side of the calibration images")
+    s.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    s.set_defaults(func=cmd_weights_normalize)
     s = wsub.add_parser("export", help="write a features-only file (80 MB) for offline classrooms")
     s.add_argument("--arch", choices=["vgg16", "vgg19"], default="vgg19")
     s.add_argument("-o", "--output", help="output file (default: ./ARCH-features-HASH.pth)")

@@ -4,13 +4,14 @@ The whole method is one loop. Build the targets once — the content image's fea
 the style images' Gram matrices A^l — then change the pixels x to lower
 
     L(x) = alpha * L_content(p, x) + beta * L_style(a, x) + tv_weight * TV(x)
-           - gamma * L_style(p, x)                                   (seed 004's extension)
+           - gamma * L_style(p, x)          (the γ term of the notes the course grew from)
 
-with L-BFGS or Adam. One *step* is one optimiser iteration and one loss evaluation (a forward
-and a backward pass); each scale adds one evaluation that sets the loss scale and one forward
-pass that scores the final image, and all are counted. Texture synthesis is
-``content_weight=0``; feature inversion ("what does conv3_1 keep?") is ``style_weight=0``:
-the same function.
+with L-BFGS or Adam, keeping the pixels in [0, 1] after every step (a projection), so that
+the image returned is exactly the image whose loss was reported. One *step* is one optimiser
+iteration and one loss evaluation (a forward and a backward pass); each scale adds one
+evaluation that sets the loss scale and one forward pass that scores the final image, and
+all are counted. Texture synthesis is ``content_weight=0``; feature inversion ("what does
+relu3_1 keep?") is ``style_weight=0``: the same function.
 
 Example::
 
@@ -223,13 +224,13 @@ def style_distance(image, reference, config: GatysConfig | None = None) -> float
     """L_style(reference, image): how far ``image``'s Gram matrices are from ``reference``'s.
 
     With the config's style layers, weights and normalisation (Gatys et al. 2016, Eq. 5); the
-    quantity seed 004's extension subtracts with weight gamma, measured on its own.
+    quantity the γ term subtracts (``GatysConfig.gamma``), measured on its own.
     """
     config = replace(
         config or GatysConfig(), content_weight=0.0, style_weight=1.0, gamma=0.0, tv_weight=0.0
     )
     _check_layers(config)
-    net = extractor(config.arch, str(config.weights), config.pooling, config.seed)
+    net = extractor(config)
     image = load_image(image)
     device = pick_device(config.device)
     net, image = net.to(device), image.to(device)
@@ -349,7 +350,7 @@ def stylize(
     _check_layers(config)
     if save_every and save_path:  # refuse a bad path now, not after the first save_every steps
         check_output_path(_numbered(save_path, 0), inputs=_paths(content, *styles, init))
-    net = net or extractor(config.arch, str(config.weights), config.pooling, config.seed)
+    net = net or extractor(config)
     net = net.to(device)
     run = _Run(
         net=net,
@@ -435,9 +436,8 @@ class _Run:
             for _ in range(steps):
                 before, first = x.detach().clone(), len(log)
                 optimizer.step(closure)
-                if config.optimizer == "adam":
-                    with torch.no_grad():
-                        x.clamp_(0.0, 1.0)  # projected gradient: Adam stays in the image range
+                with torch.no_grad():  # projection: every image scored is a valid image
+                    x.clamp_(0.0, 1.0)
                 record = _record(
                     log[first],
                     result.steps + 1,
@@ -499,7 +499,7 @@ def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: f
 def _diverged_message(config: GatysConfig, steps: int) -> str:
     fix = f"lower the learning rate (lr={config.step_size:g})"
     if config.optimizer == "lbfgs":
-        fix += ", or try optimizer='adam', which keeps pixels in [0, 1]"
+        fix += ", or try optimizer='adam'"
     if config.precision == "bf16":
         fix += ", or use precision='fp32'"
     return f"the loss became NaN/Inf after step {steps}; {fix}; returning the last good image"
@@ -590,10 +590,21 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="stylize", unit="step", disable=not enabled, leave=False)
 
 
+def extractor(config: GatysConfig) -> VGGFeatures:
+    """The whole-network extractor a config asks for (arch, weights, pooling, normalisation).
+
+    Cached: the lessons and the widgets call :func:`stylize` often.
+    """
+    return _extractor(
+        config.arch, str(config.weights), config.pooling, config.seed, config.normalize_network
+    )
+
+
 @functools.lru_cache(maxsize=2)
-def extractor(arch: str, weights: str, pooling: str, seed: int = 0) -> VGGFeatures:
-    """A whole-network extractor, cached: the lessons and the widgets call stylize often."""
-    return VGGFeatures(arch, weights=weights, layers=None, pooling=pooling, seed=seed)
+def _extractor(arch: str, weights: str, pooling: str, seed: int, normalize: bool) -> VGGFeatures:
+    return VGGFeatures(
+        arch, weights=weights, layers=None, pooling=pooling, seed=seed, normalize=normalize
+    )
 
 
 __all__ = [

@@ -1,17 +1,33 @@
-"""Where VGG's weights come from: torchvision's pretrained files, a local file, or seeded noise.
+"""Where VGG's weights come from, and which input each set of weights expects.
 
-``"imagenet"`` means torchvision's ``VGG16_Weights.IMAGENET1K_V1`` / ``VGG19_Weights.IMAGENET1K_V1``
-files, kept where torchvision keeps them (``$TORCH_HOME/hub/checkpoints``, by default
-``~/.cache/torch/hub/checkpoints``) and checked by the SHA-256 prefix in their names, as
-torchvision does. When they are missing and cannot be downloaded, :class:`WeightsUnavailable`
-names the file, its address, the cache folder and the command that installs a copied file.
+Three published files are known by name, address and layout (``PUBLISHED``):
 
-For classrooms without internet, ``stylelib weights export`` writes a features-only file
-(VGG19: 80 MB instead of 548 MB) that ``stylelib weights install FILE`` accepts on another
-machine. ``STYLELIB_WEIGHTS_MIRROR=http://host/folder/`` downloads from a local mirror.
+- ``"imagenet"``: torchvision's ``VGG16_Weights.IMAGENET1K_V1`` / ``VGG19_Weights.IMAGENET1K_V1``
+  (``vgg16-397923af.pth``, ``vgg19-dcbb9e9d.pth``), trained in PyTorch on RGB images in
+  [0, 1] normalised by the ImageNet mean and std.
+- ``"caffe"``: the original Caffe VGG-16/19 of Simonyan & Zisserman, the network of the
+  papers, converted to torchvision's key layout by J. Johnson's ``pytorch-vgg``
+  (``vgg16-00b39a1b.pth``, ``vgg19-d01eb7cb.pth``, the suffix a SHA-256 prefix). Input: BGR
+  pixels in [0, 255] minus Caffe's mean (103.939, 116.779, 123.68). neural-style-pt uses
+  these files (its copies renumber the classifier keys).
+- ``"gatys"``: ``vgg_conv.pth`` of Gatys et al.'s PyTorch notebook: that Caffe VGG-19,
+  features only, keys ``conv1_1.weight`` ... ``conv5_4.bias``, already *normalised* (every
+  filter's mean activation over images and positions rescaled to 1; see
+  :mod:`stylelib.netnorm`). Same Caffe input.
 
-``"random"`` gives seeded He-initialised weights (as torchvision initialises an untrained
-VGG): everything runs, nothing looks artistic, and a warning says so once.
+Files live where torchvision keeps its own (``$TORCH_HOME/hub/checkpoints``, by default
+``~/.cache/torch/hub/checkpoints``). A missing file is downloaded once (needs internet); when
+that fails, :class:`WeightsUnavailable` names the file, its address, the cache folder and
+``stylelib weights install FILE`` for a copy brought by hand. Install checks a file by its
+SHA-256 prefix, or, for files with no published hash (``vgg_conv.pth``, neural-style-pt's
+re-saved Caffe copies), by its keys and shapes. ``"random"`` gives seeded He-initialised
+weights: everything runs, nothing looks artistic, and a warning says so once.
+
+Whatever the file, :func:`load` returns the weights in one form, :class:`VGGWeights`:
+torchvision's ``features`` keys (``"0.weight"`` ...) for an RGB input, and the
+:class:`InputConvention` the weights expect. The BGR order of Caffe's files is folded into
+conv1_1's weights (its input channels reversed), so the image contract — RGB in [0, 1] —
+holds everywhere outside the extractor, which applies the convention's mean and std.
 """
 
 from __future__ import annotations
@@ -24,20 +40,136 @@ import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights, VGG19_Weights
 
 from .errors import WeightsError
 from .files import atomic_path
-from .vgg import build_features, check_arch
+from .layers import build_features, check_arch, layer_index
 
-TORCHVISION_WEIGHTS = {"vgg16": VGG16_Weights.IMAGENET1K_V1, "vgg19": VGG19_Weights.IMAGENET1K_V1}
 EXPORT_FORMAT = "stylelib-vgg-features"
 MIRROR_ENV = "STYLELIB_WEIGHTS_MIRROR"
 DOWNLOAD_TIMEOUT_S = 20.0
+
+
+# --- what the weights expect ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputConvention:
+    """The input some weights were trained on: ``(x - mean) / std`` of an RGB image in [0, 1]."""
+
+    name: str
+    mean: tuple[float, float, float]  # RGB order, in units of the [0, 1] image
+    std: tuple[float, float, float]
+    description: str
+
+
+# torchvision's ImageNet statistics (RGB, images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Caffe's VGG: BGR pixels in [0, 255] minus the per-channel mean (B, G, R) below. With the BGR
+# order folded into conv1_1, that is (255 x - mean_RGB) = (x - mean_RGB / 255) / (1 / 255).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+TORCHVISION = InputConvention(
+    "torchvision",
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    "RGB in [0, 1] minus the ImageNet mean, divided by its std",
+)
+CAFFE = InputConvention(
+    "caffe",
+    tuple(m / 255 for m in reversed(CAFFE_MEAN_BGR)),
+    (1 / 255,) * 3,
+    "BGR in [0, 255] minus Caffe's mean (103.939, 116.779, 123.68)",
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A weights file known by name: where it comes from and what it expects."""
+
+    source: str  # "imagenet", "caffe" or "gatys"
+    arch: str
+    name: str  # file name in the cache
+    url: str
+    sha256_prefix: str | None  # None: no published hash, checked by keys and shapes
+    convention: InputConvention
+    normalized: bool  # already rescaled to mean activation 1 (Gatys et al. 2016, Sec. 2)
+    origin: str
+
+
+_TV = "https://download.pytorch.org/models/"
+_JJ = "https://web.eecs.umich.edu/~justincj/models/"
+PUBLISHED = (
+    Published(
+        "imagenet",
+        "vgg16",
+        "vgg16-397923af.pth",
+        _TV + "vgg16-397923af.pth",
+        "397923af",
+        TORCHVISION,
+        False,
+        "torchvision",
+    ),
+    Published(
+        "imagenet",
+        "vgg19",
+        "vgg19-dcbb9e9d.pth",
+        _TV + "vgg19-dcbb9e9d.pth",
+        "dcbb9e9d",
+        TORCHVISION,
+        False,
+        "torchvision",
+    ),
+    Published(
+        "caffe",
+        "vgg16",
+        "vgg16-00b39a1b.pth",
+        _JJ + "vgg16-00b39a1b.pth",
+        "00b39a1b",
+        CAFFE,
+        False,
+        "Caffe's VGG-16, converted by jcjohnson/pytorch-vgg",
+    ),
+    Published(
+        "caffe",
+        "vgg19",
+        "vgg19-d01eb7cb.pth",
+        _JJ + "vgg19-d01eb7cb.pth",
+        "d01eb7cb",
+        CAFFE,
+        False,
+        "Caffe's VGG-19, converted by jcjohnson/pytorch-vgg",
+    ),
+    Published(
+        "gatys",
+        "vgg19",
+        "vgg_conv.pth",
+        "https://bethgelab.org/media/uploads/pytorch_models/vgg_conv.pth",
+        None,
+        CAFFE,
+        True,
+        "the normalised VGG-19 of leongatys/PytorchNeuralStyleTransfer",
+    ),
+)
+SOURCES = ("imagenet", "caffe", "gatys")
+
+
+@dataclass(frozen=True)
+class VGGWeights:
+    """A features state dict in torchvision's keys for an RGB input, and what it expects."""
+
+    arch: str
+    state: dict[str, torch.Tensor]  # "0.weight", "0.bias", ... up to the last conv
+    convention: InputConvention
+    normalized: bool  # rescaled to mean activation 1 already (the authors' vgg_conv.pth)
+    label: str  # "imagenet (vgg19-dcbb9e9d.pth)", "random (seed 0)", a path
+    key: tuple  # identifies these weights within a process (for caches)
 
 
 class WeightsUnavailable(WeightsError):
@@ -54,19 +186,36 @@ _warned_random = False
 # --- where the files are -----------------------------------------------------------------
 
 
+def published(arch: str, source: str = "imagenet") -> Published:
+    """The published file of ``source`` for ``arch``; a WeightsError if there is none."""
+    check_arch(arch)
+    for entry in PUBLISHED:
+        if entry.source == source and entry.arch == arch:
+            return entry
+    if source not in SOURCES:
+        raise WeightsError(
+            f"unknown weights source {source!r}; choose one of {', '.join(SOURCES)}, "
+            "'random' or a file path"
+        )
+    have = [e.arch for e in PUBLISHED if e.source == source]
+    raise WeightsError(
+        f"weights={source!r} exists for {', '.join(have)} only; pass arch={have[0]!r}"
+    )
+
+
 def cache_dir() -> Path:
     """torchvision's checkpoint folder: ``$TORCH_HOME/hub/checkpoints``."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def official_name(arch: str) -> str:
-    """File name of torchvision's weights, e.g. ``vgg19-dcbb9e9d.pth``."""
-    return TORCHVISION_WEIGHTS[check_arch(arch)].url.rsplit("/", 1)[-1]
+def official_name(arch: str, source: str = "imagenet") -> str:
+    """File name of the published weights, e.g. ``vgg19-dcbb9e9d.pth``."""
+    return published(arch, source).name
 
 
-def hash_prefix(arch: str) -> str:
-    """The SHA-256 prefix torchvision puts in the file name (``dcbb9e9d`` for VGG19)."""
-    return re.search(r"-([0-9a-f]{8,})\.", official_name(arch)).group(1)
+def hash_prefix(arch: str, source: str = "imagenet") -> str | None:
+    """The SHA-256 prefix in the file name (``dcbb9e9d`` for torchvision's VGG19)."""
+    return published(arch, source).sha256_prefix
 
 
 def export_name(arch: str) -> str:
@@ -74,45 +223,55 @@ def export_name(arch: str) -> str:
     return f"{arch}-features-{hash_prefix(arch)}.pth"
 
 
-def weights_url(arch: str) -> str:
-    """Download address: torchvision's, or the same file name under ``$STYLELIB_WEIGHTS_MIRROR``."""
+def weights_url(arch: str, source: str = "imagenet") -> str:
+    """Download address: the publisher's, or the same name under ``$STYLELIB_WEIGHTS_MIRROR``."""
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
-        return mirror.rstrip("/") + "/" + official_name(arch)
-    return TORCHVISION_WEIGHTS[check_arch(arch)].url
+        return mirror.rstrip("/") + "/" + official_name(arch, source)
+    return published(arch, source).url
 
 
-def cached_file(arch: str) -> Path | None:
-    """The full or the features-only file in the cache, whichever is there (full first)."""
-    for name in (official_name(arch), export_name(arch)):
+def cached_file(arch: str, source: str = "imagenet") -> Path | None:
+    """The published file (or, for ImageNet, its features-only export) in the cache."""
+    names = [official_name(arch, source)] + ([export_name(arch)] if source == "imagenet" else [])
+    for name in names:
         path = cache_dir() / name
         if path.is_file():
             return path
     return None
 
 
-# --- the three sources -------------------------------------------------------------------
+# --- loading -------------------------------------------------------------------------------
 
 
-def load_features_state(arch: str, weights: str | Path, seed: int = 0) -> dict[str, torch.Tensor]:
-    """State dict of ``features`` (keys ``"0.weight"``, ``"0.bias"``, ...) from ``weights``.
+def load(arch: str, weights: str | Path, seed: int = 0) -> VGGWeights:
+    """The weights named by ``weights``: a source in ``SOURCES``, ``"random"`` or a file path.
 
-    ``weights`` is ``"imagenet"``, ``"random"`` or a path to a file: torchvision's full
-    state dict, a ``features`` state dict, or a file from ``stylelib weights export``.
+    A path may hold torchvision's full file or its ``features``, a Caffe-converted file, the
+    authors' ``vgg_conv.pth`` or a file from ``stylelib weights export``: the layout decides.
     """
     check_arch(arch)
     if weights == "random":
-        return random_features_state(arch, seed)
-    if weights == "imagenet":
-        path = cached_file(arch) or download(arch)
+        state = random_features_state(arch, seed)
+        return VGGWeights(
+            arch, state, TORCHVISION, False, f"random (seed {seed})", ("random", arch, seed)
+        )
+    if weights in SOURCES:
+        entry = published(arch, str(weights))
+        path = cached_file(arch, entry.source) or download(arch, entry.source)
         return read_features_file(path, arch)
     path = Path(weights)
     if not path.is_file():
         raise WeightsError(
-            f"weights={str(weights)!r} is neither 'imagenet', 'random' nor an existing file; "
-            "check the path or run `stylelib weights status`"
+            f"weights={str(weights)!r} is neither {', '.join(map(repr, SOURCES))}, 'random' "
+            "nor an existing file; check the path or run `stylelib weights status`"
         )
     return read_features_file(path, arch)
+
+
+def load_features_state(arch: str, weights: str | Path, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Only the state dict of :func:`load` (keys ``"0.weight"``, ``"0.bias"``, ...)."""
+    return load(arch, weights, seed).state
 
 
 def random_features_state(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -138,12 +297,13 @@ def random_features_state(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
     return features.state_dict()
 
 
-def read_features_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
-    """Load ``features`` tensors from ``path`` without touching the classifier's bytes.
+def read_features_file(path: Path, arch: str) -> VGGWeights:
+    """Load the ``features`` tensors of a weights file, recognising its layout.
 
     ``mmap=True`` maps the file instead of reading it, so the 124 M classifier parameters of
-    a full torchvision file are never brought into memory.
+    a full file are never brought into memory.
     """
+    path = Path(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # pickle, zip and torch errors all mean "not a weights file"
@@ -151,38 +311,84 @@ def read_features_file(path: Path, arch: str) -> dict[str, torch.Tensor]:
             f"{path} is not a PyTorch weights file ({type(exc).__name__}); "
             "re-download it or run `stylelib weights status`"
         ) from None
-    if isinstance(obj, dict) and obj.get("format") == EXPORT_FORMAT:
+    if not isinstance(obj, dict):
+        raise WeightsError(
+            f"{path} holds a {type(obj).__name__}, not a state dict; "
+            "give a VGG16/VGG19 .pth file (see `stylelib weights status`)"
+        )
+    layout = detect_layout(obj, path.name)
+    if layout == "export":
         if obj.get("arch") != arch:
             raise WeightsError(
                 f"{path} holds {obj.get('arch')} features but {arch} was asked "
                 f"for; pass arch={obj.get('arch')!r} or use the {arch} file"
             )
-        state = obj["state_dict"]
-    elif isinstance(obj, dict):
+        state = dict(obj["state_dict"])
+        convention = CAFFE if obj.get("convention") == "caffe" else TORCHVISION
+        normalized = bool(obj.get("normalized", False))
+    elif layout == "gatys":
+        if arch != "vgg19":
+            raise WeightsError(f"{path} is the authors' VGG-19 (vgg_conv.pth); pass arch='vgg19'")
+        state = {}
+        for key, value in obj.items():  # "conv4_2.weight" -> "21.weight"
+            name, kind = key.split(".")
+            state[f"{layer_index(name, arch)}.{kind}"] = value
+        convention, normalized = CAFFE, True
+    else:
         state = {
             k.removeprefix("features."): v
             for k, v in obj.items()
             if isinstance(v, torch.Tensor) and not k.startswith("classifier.")
         }
-    else:
-        raise WeightsError(
-            f"{path} holds a {type(obj).__name__}, not a state dict; "
-            "give torchvision's vgg16/vgg19 .pth file"
-        )
+        convention = CAFFE if layout == "caffe" else TORCHVISION
+        normalized = False
     _check_shapes(state, arch, path)
-    return state
+    if convention is CAFFE and layout != "export":
+        state["0.weight"] = state["0.weight"].flip(1)  # BGR filters -> RGB filters
+    stat = path.stat()
+    return VGGWeights(
+        arch,
+        state,
+        convention,
+        normalized,
+        f"{layout} file {path}",
+        (str(path.resolve()), stat.st_size, stat.st_mtime_ns),
+    )
+
+
+_CAFFE_NAMES = {e.name for e in PUBLISHED if e.source == "caffe"}
+_GATYS_KEY = re.compile(r"^conv([1-5])_([1-4])\.(weight|bias)$")
+
+
+def detect_layout(obj: dict, name: str = "") -> str:
+    """``"export"``, ``"gatys"`` (conv1_1.weight ...), ``"caffe"`` or ``"torchvision"``.
+
+    jcjohnson/pytorch-vgg saved Caffe's weights with the torchvision classifier of its day,
+    whose linear layers sit at ``classifier.1``, ``.4`` and ``.6`` (today's torchvision:
+    ``.0``, ``.3``, ``.6``); neural-style-pt renumbers them but keeps the published file
+    name, which is the other sign of a Caffe file.
+    """
+    if obj.get("format") == EXPORT_FORMAT:
+        return "export"
+    keys = [k for k in obj if isinstance(k, str)]
+    if keys and all(_GATYS_KEY.match(k) for k in keys):
+        return "gatys"
+    if "classifier.1.weight" in obj or name in _CAFFE_NAMES:
+        return "caffe"
+    return "torchvision"
 
 
 def _check_shapes(state: dict[str, torch.Tensor], arch: str, path: Path) -> None:
-    expected = {k: tuple(v.shape) for k, v in build_features(arch).state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in state.items()}
+    def shapes(a: str) -> dict:
+        return {k: tuple(v.shape) for k, v in build_features(a).state_dict().items()}
+
+    expected, got = shapes(arch), {k: tuple(v.shape) for k, v in state.items()}
     if got != expected:
         other = "vgg19" if arch == "vgg16" else "vgg16"
-        other_shapes = {k: tuple(v.shape) for k, v in build_features(other).state_dict().items()}
         hint = (
             f"it holds {other} weights; pass arch={other!r}"
-            if got == other_shapes
-            else (f"{len(got)} tensors where {arch} has {len(expected)}")
+            if got == shapes(other)
+            else f"{len(got)} tensors where {arch} has {len(expected)}"
         )
         raise WeightsError(f"{path} does not fit {arch}'s convolutional layers ({hint})")
 
@@ -190,36 +396,46 @@ def _check_shapes(state: dict[str, torch.Tensor], arch: str, path: Path) -> None
 # --- fetching, installing, exporting ------------------------------------------------------
 
 
-def unavailable_message(arch: str, reason: str) -> str:
+def unavailable_message(arch: str, reason: str, source: str = "imagenet") -> str:
     """The one line that says what is missing and every way to get it."""
-    name = official_name(arch)
+    entry = published(arch, source)
     return (
-        f"pretrained {arch} weights are not available ({reason}). Needed: {name} from "
-        f"{TORCHVISION_WEIGHTS[arch].url} for the cache folder {cache_dir()}. Copy that file "
-        f"onto this machine and run `stylelib weights install PATH/{name}`, or use "
+        f"pretrained {arch} weights ({source}) are not available ({reason}). Needed: "
+        f"{entry.name} from {entry.url} for the cache folder {cache_dir()}. Copy that file "
+        f"onto this machine and run `stylelib weights install PATH/{entry.name}`, or use "
         "weights='random' to run without them (the pictures will not look artistic)."
     )
 
 
-def download(arch: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = True) -> Path:
-    """Download torchvision's weights into the cache, check the hash, return the path."""
-    url = weights_url(arch)
-    dest = cache_dir() / official_name(arch)
+def download(
+    arch: str,
+    source: str = "imagenet",
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    progress: bool = True,
+) -> Path:
+    """Download a published file into the cache, check it, return the path."""
+    entry = published(arch, source)
+    url = weights_url(arch, source)
+    dest = cache_dir() / entry.name
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=timeout) as response:
             size = int(response.headers.get("Content-Length") or 0) or None
             _atomic_copy(
-                lambda out: _stream(response, out, size, progress), dest, hash_prefix(arch)
+                lambda out: _stream(response, out, size, progress),
+                dest,
+                entry.sha256_prefix,
+                check=None if entry.sha256_prefix else lambda p: _check_structure(p, entry),
             )
     except WeightsError as exc:
         raise WeightsUnavailable(
-            unavailable_message(arch, f"downloaded file rejected: {exc}")
+            unavailable_message(arch, f"downloaded file rejected: {exc}", source)
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise WeightsUnavailable(
-            unavailable_message(arch, f"download from {url} failed: {reason}")
+            unavailable_message(arch, f"download from {url} failed: {reason}", source)
         ) from None
     return dest
 
@@ -227,25 +443,55 @@ def download(arch: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool =
 def install(file: str | Path) -> Path:
     """Copy a weights file the user fetched by hand into the cache, after checking it.
 
-    Accepts torchvision's ``vgg16-397923af.pth`` / ``vgg19-dcbb9e9d.pth`` (whatever it is
-    called now) if its SHA-256 begins with the prefix torchvision publishes, or a file made
-    by :func:`export`. The original file is left where it is.
+    Accepted: a published file whose SHA-256 begins with its published prefix (whatever it
+    is called now); a file from :func:`export`; and, checked by keys and shapes, the files
+    with no published hash: the authors' ``vgg_conv.pth`` and Caffe-converted VGGs (the
+    original layout, or neural-style-pt's re-saved copy under its published name). The
+    original file is left where it is.
     """
     src = Path(file)
     if not src.is_file():
         raise WeightsError(f"no such file: {src}; give the path of the .pth file you copied")
     digest = sha256_file(src)
-    for arch in TORCHVISION_WEIGHTS:
-        if digest.startswith(hash_prefix(arch)):
-            return _install_copy(src, cache_dir() / official_name(arch))
+    for entry in PUBLISHED:
+        if entry.sha256_prefix and digest.startswith(entry.sha256_prefix):
+            return _install_copy(src, cache_dir() / entry.name)
     arch = _exported_arch(src)
-    if arch is None:
-        known = ", ".join(f"{official_name(a)} ({hash_prefix(a)})" for a in TORCHVISION_WEIGHTS)
-        raise WeightsError(
-            f"{src} was refused: its SHA-256 begins {digest[:8]}, which matches neither {known} "
-            "nor a file from `stylelib weights export`; the copy is damaged or a different file"
-        )
-    return _install_copy(src, cache_dir() / export_name(arch))
+    if arch is not None:
+        return _install_copy(src, cache_dir() / export_name(arch))
+    entry = _recognised_by_structure(src)
+    if entry is not None:
+        return _install_copy(src, cache_dir() / entry.name)
+    known = ", ".join(f"{e.name} ({e.sha256_prefix})" for e in PUBLISHED if e.sha256_prefix)
+    raise WeightsError(
+        f"{src} was refused: its SHA-256 begins {digest[:8]}, which matches none of {known}, "
+        "and it is neither a file from `stylelib weights export` nor the authors' vgg_conv.pth "
+        "or a Caffe-converted VGG by its keys and shapes; the copy is damaged or a different file"
+    )
+
+
+def _recognised_by_structure(path: Path) -> Published | None:
+    """The published entry whose layout and shapes ``path`` has (files with no known hash)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    layout = detect_layout(obj, path.name)
+    for entry in PUBLISHED:
+        if entry.source == layout and layout in ("gatys", "caffe"):
+            try:
+                read_features_file(path, entry.arch)
+            except WeightsError:
+                continue
+            return entry
+    return None
+
+
+def _check_structure(path: Path, entry: Published) -> None:
+    if _recognised_by_structure(path) != entry:
+        raise WeightsError(f"its keys and shapes are not those of {entry.name}")
 
 
 def export(arch: str, out: str | Path | None = None) -> Path:
@@ -255,13 +501,15 @@ def export(arch: str, out: str | Path | None = None) -> Path:
         raise WeightsUnavailable(
             unavailable_message(arch, "export needs the full file in the cache")
         )
-    state = {k: v.clone() for k, v in read_features_file(source, arch).items()}
+    state = {k: v.clone() for k, v in read_features_file(source, arch).state.items()}
     dest = Path(out) if out is not None else Path.cwd() / export_name(arch)
     payload = {
         "format": EXPORT_FORMAT,
         "version": 1,
         "arch": arch,
         "source": official_name(arch),
+        "convention": TORCHVISION.name,
+        "normalized": False,
         "digest": tensor_digest(state),
         "state_dict": state,
     }
@@ -270,17 +518,25 @@ def export(arch: str, out: str | Path | None = None) -> Path:
 
 
 def status() -> list[dict]:
-    """For each architecture: which file ``"imagenet"`` would use, if any."""
+    """For each published file: whether it is in the cache (``file``), and where it belongs.
+
+    Rows: ``source, arch, file (Path or None), size_mb, expected, url, convention,
+    normalized, origin``. :func:`stylelib.netnorm.status` adds the cached scales.
+    """
     rows = []
-    for arch in TORCHVISION_WEIGHTS:
-        path = cached_file(arch)
+    for entry in PUBLISHED:
+        path = cached_file(entry.arch, entry.source)
         rows.append(
             {
-                "arch": arch,
+                "source": entry.source,
+                "arch": entry.arch,
                 "file": path,
                 "size_mb": path.stat().st_size / 1e6 if path else 0.0,
-                "expected": cache_dir() / official_name(arch),
-                "url": TORCHVISION_WEIGHTS[arch].url,
+                "expected": cache_dir() / entry.name,
+                "url": entry.url,
+                "convention": entry.convention.description,
+                "normalized": entry.normalized,
+                "origin": entry.origin,
             }
         )
     return rows
@@ -312,7 +568,7 @@ def _exported_arch(path: Path) -> str | None:
         return None
     if not (isinstance(obj, dict) and obj.get("format") == EXPORT_FORMAT):
         return None
-    if obj.get("arch") not in TORCHVISION_WEIGHTS or tensor_digest(obj["state_dict"]) != obj.get(
+    if obj.get("arch") not in ("vgg16", "vgg19") or tensor_digest(obj["state_dict"]) != obj.get(
         "digest"
     ):
         return None
@@ -336,7 +592,12 @@ def _stream(response, out, size: int | None, progress: bool) -> None:
             bar.update(len(chunk))
 
 
-def _atomic_copy(write: Callable, dest: Path, expect_prefix: str | None = None) -> None:
+def _atomic_copy(
+    write: Callable,
+    dest: Path,
+    expect_prefix: str | None = None,
+    check: Callable[[Path], None] | None = None,
+) -> None:
     """Run ``write(file)`` on a temporary file beside ``dest``, check, then rename over it."""
     dest = Path(dest)
     if not dest.parent.is_dir():
@@ -346,3 +607,5 @@ def _atomic_copy(write: Callable, dest: Path, expect_prefix: str | None = None) 
             write(out)
         if expect_prefix and not sha256_file(tmp).startswith(expect_prefix):
             raise WeightsError(f"SHA-256 does not begin with {expect_prefix}")
+        if check is not None:
+            check(tmp)

@@ -13,9 +13,11 @@ from stylelib.vgg import layer_names
 def test_gatys_paper_preset():
     cfg = preset("gatys2016")
     assert cfg.arch == "vgg19" and cfg.pooling == "avg" and cfg.init == "noise"
-    assert cfg.content_layers == ("conv4_2",)
-    assert cfg.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    # The paper's conv4_2 and conv1_1 ... conv5_1 are Caffe blobs after the in-place ReLU.
+    assert cfg.content_layers == ("relu4_2",)
+    assert cfg.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     assert cfg.style_layer_weights == (0.2,) * 5
+    assert cfg.normalize_network  # Sec. 2: every filter's mean activation rescaled to 1
     assert cfg.content_weight / cfg.style_weight == pytest.approx(1e-3)
     assert cfg.normalization == "gatys" and cfg.optimizer == "lbfgs"
 
@@ -23,8 +25,19 @@ def test_gatys_paper_preset():
 def test_gatys_code_preset_differs_where_the_code_does():
     cfg = preset("gatys2016-code")
     assert cfg.content_layers == ("relu4_2",) and cfg.pooling == "max" and cfg.init == "content"
+    assert cfg.normalize_network  # the authors' vgg_conv.pth is the normalised network
     assert cfg.style_layer_weights[0] == pytest.approx(1e3 / 64**2)
     assert cfg.style_layer_weights[-1] == pytest.approx(1e3 / 512**2)
+
+
+def test_pytorch_tutorial_preset_translates_its_counter_names():
+    cfg = preset("pytorch-tutorial")
+    # conv_1 ... conv_5 count convolutions: conv1_1, conv1_2, conv2_1, conv2_2, conv3_1.
+    assert cfg.style_layers == ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
+    assert cfg.content_layers == ("conv2_2",)  # its "conv_4"
+    assert not cfg.normalize_network and cfg.pooling == "max" and cfg.init == "content"
+    assert (cfg.content_weight, cfg.style_weight) == (1.0, 1e6)
+    assert cfg.style_layer_weights[0] == 1 / 64**2 and cfg.style_layer_weights[-1] == 1 / 256**2
 
 
 def test_johnson_presets():

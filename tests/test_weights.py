@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+from dataclasses import replace
 
 import pytest
 import torch
@@ -12,6 +13,15 @@ import torch
 from stylelib import weights
 from stylelib.errors import WeightsError
 from stylelib.vgg import VGGFeatures
+
+
+def publish_hash(monkeypatch, source, arch, prefix):
+    """Pretend the publisher's SHA-256 prefix of (source, arch) is ``prefix``."""
+    entries = tuple(
+        replace(e, sha256_prefix=prefix) if (e.source, e.arch) == (source, arch) else e
+        for e in weights.PUBLISHED
+    )
+    monkeypatch.setattr(weights, "PUBLISHED", entries)
 
 
 def fake_torchvision_file(path, arch="vgg19", seed=5):
@@ -55,7 +65,9 @@ def test_local_path_and_arch_mismatch(tmp_path):
     torch.testing.assert_close(net.features[0].weight, state["features.0.weight"])
     with pytest.raises(WeightsError, match="holds vgg16 weights; pass arch='vgg16'"):
         VGGFeatures("vgg19", weights=path)
-    with pytest.raises(WeightsError, match="neither 'imagenet', 'random' nor an existing file"):
+    with pytest.raises(
+        WeightsError, match="neither 'imagenet', 'caffe', 'gatys', 'random' nor an existing file"
+    ):
         VGGFeatures("vgg19", weights=tmp_path / "missing.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
@@ -76,9 +88,7 @@ def test_install_accepts_a_file_with_the_published_hash(tmp_path, offline_cache,
     copied = tmp_path / "downloaded-elsewhere.pth"
     fake_torchvision_file(copied)
     digest = hashlib.sha256(copied.read_bytes()).hexdigest()
-    monkeypatch.setattr(
-        weights, "hash_prefix", lambda arch: digest[:8] if arch == "vgg19" else "0" * 8
-    )
+    publish_hash(monkeypatch, "imagenet", "vgg19", digest[:8])
     dest = weights.install(copied)
     assert dest.parent == offline_cache and dest.name == weights.official_name("vgg19")
     assert dest.read_bytes() == copied.read_bytes() and copied.exists()
@@ -120,9 +130,9 @@ def test_export_needs_the_full_file():
 
 
 def test_status_reports_missing_then_ready(offline_cache):
-    assert [r["file"] for r in weights.status()] == [None, None]
+    assert [r["file"] for r in weights.status()] == [None] * len(weights.PUBLISHED)
     fake_torchvision_file(offline_cache / weights.official_name("vgg16"), "vgg16")
-    ready = {r["arch"]: r["file"] for r in weights.status()}
+    ready = {r["arch"]: r["file"] for r in weights.status() if r["source"] == "imagenet"}
     assert ready["vgg16"].name == "vgg16-397923af.pth" and ready["vgg19"] is None
 
 
