@@ -19,8 +19,10 @@ built-in photos (scikit-image's ``chelsea``, ``astronaut``, ``coffee``, ``rocket
 side of 224 px (ImageNet's training size), or every image of a folder of your own. The mean
 is taken over the positions of each image, then over the images (each image counts once),
 on the network as trained (max pooling): the scales belong to the weights, whichever pooling
-a transfer then uses. A filter that never fires on the calibration set (mean 0) keeps its
-scale 1.
+a transfer then uses. A filter that (almost) never fires on the calibration set — mean below
+``SILENT`` = 10⁻³ of its layer's median — is given its layer's median as scale instead of
+being amplified a thousandfold or more: the paper's ImageNet average had no such filters, a
+few photos can.
 
 **Cache.** Scales are computed once per weights and kept in the weights cache folder as
 ``ARCH-scales-DIGEST.pt``, where DIGEST is the SHA-256 of the weights' tensors
@@ -56,6 +58,7 @@ from .weights import VGGWeights, cache_dir, tensor_digest
 
 SCALES_FORMAT = "stylelib-vgg-scales"
 CALIBRATION_SIZE = 224  # long side of the calibration images: ImageNet's training size
+SILENT = 1e-3  # a filter below this fraction of its layer's median mean activation is silent
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,19 @@ def mean_activations(
 def filter_scales(
     weights: VGGWeights, calibration: Calibration, dtype: torch.dtype = torch.float32
 ) -> dict[str, Tensor]:
-    """The per-filter scales s_l (float64): the mean activations, with 1 for silent filters."""
+    """The per-filter scales s_l (float64): the mean activations, except for silent filters.
+
+    A filter whose mean activation is below ``SILENT`` times its layer's median (0 included)
+    barely fires on the calibration set; dividing by its mean would amplify it by up to 10⁸
+    (measured on random weights), and on any other image it would then dominate every loss.
+    It gets its layer's median as scale instead: the units of a typical filter of its layer.
+    """
     means = mean_activations(weights, calibration, dtype)
-    return {name: torch.where(m > 0, m, torch.ones_like(m)) for name, m in means.items()}
+    scales = {}
+    for name, m in means.items():
+        typical = m.median().clamp(min=torch.finfo(torch.float64).tiny)
+        scales[name] = torch.where(m > SILENT * typical, m, typical)
+    return scales
 
 
 def rescale(state: dict[str, Tensor], arch: str, scales: dict[str, Tensor]) -> dict[str, Tensor]:

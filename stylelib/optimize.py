@@ -48,6 +48,11 @@ from .vgg import VGGFeatures, layer_index
 
 Callback = Callable[[int, Tensor, dict], "bool | None"]
 
+# L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see _in_range);
+# in 100-step runs it strays to |x| <= 10. An iterate beyond this has diverged: its image is
+# saturated noise however finite its loss.
+MAX_ITERATE = 1e4
+
 
 class Diverged(StylelibError):
     """The loss became NaN or infinite."""
@@ -70,6 +75,9 @@ class Result:
         message: one line saying how it ended.
         seconds: wall time.
         device: where it ran.
+        loss: the loss of ``image`` as scored (the minimum over every image scored at the
+            final scale; ``image`` is clamped to [0, 1] before scoring); None when the run
+            ended at a coarser scale and ``image`` was upsampled, or before the first score.
     """
 
     image: Tensor
@@ -80,6 +88,7 @@ class Result:
     message: str = ""
     seconds: float = 0.0
     device: str = "cpu"
+    loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -392,6 +401,7 @@ def stylize(
         )
     final_hw = resize(content_img, sizes[-1]).shape[-2:]
     if result.image.shape[-2:] != final_hw:  # stopped at a coarser scale: deliver the size asked
+        result.loss = None
         result.image = F.interpolate(result.image, size=final_hw, mode="bicubic").clamp(0, 1)
     result.image = _viewable(result.image, content_img, config).cpu()
     return result
@@ -421,10 +431,15 @@ class _Run:
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss, parts = evaluate(net, x, targets, config)
-            values = torch.stack([loss.detach(), *(v.detach() for v in parts.values())]).tolist()
+            loss, parts = evaluate(net, _in_range(x), targets, config)
+            drift = x.detach().abs().amax()  # how far the iterate has left the image range
+            *values, drift = torch.stack(
+                [loss.detach(), *(v.detach() for v in parts.values()), drift]
+            ).tolist()
             if not math.isfinite(values[0]):
                 raise Diverged(_diverged_message(config, result.steps))
+            if not drift <= MAX_ITERATE:
+                raise Diverged(_diverged_message(config, result.steps, finite=True))
             log.append({"loss": values[0], **dict(zip(parts, values[1:], strict=True))})
             (loss * scale).backward()
             return loss.detach() * scale
@@ -436,8 +451,9 @@ class _Run:
             for _ in range(steps):
                 before, first = x.detach().clone(), len(log)
                 optimizer.step(closure)
-                with torch.no_grad():  # projection: every image scored is a valid image
-                    x.clamp_(0.0, 1.0)
+                if config.optimizer == "adam":
+                    with torch.no_grad():  # projected gradient: Adam stays in the image range
+                        x.clamp_(0.0, 1.0)
                 record = _record(
                     log[first],
                     result.steps + 1,
@@ -452,16 +468,17 @@ class _Run:
                 if self._after_step(x, record):
                     break
             with torch.no_grad():
-                final_loss = evaluate(net, x.detach(), targets, config)[0].item()
+                final_loss = evaluate(net, _in_range(x.detach()), targets, config)[0].item()
             result.evaluations += 1
             if final_loss < best_loss:
-                best = x.detach().clone()
+                best, best_loss = x.detach().clone(), final_loss
         except Diverged as exc:
             result.stopped, result.message = "diverged", str(exc)
         except KeyboardInterrupt:
             result.stopped = "interrupted"
             result.message = f"interrupted at step {result.steps}; returning the best image so far"
         result.image = best
+        result.loss = best_loss if math.isfinite(best_loss) else None
         return best
 
     def _after_step(self, x: Tensor, record: dict) -> bool:
@@ -496,13 +513,16 @@ def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: f
     return rec
 
 
-def _diverged_message(config: GatysConfig, steps: int) -> str:
+def _diverged_message(config: GatysConfig, steps: int, finite: bool = False) -> str:
     fix = f"lower the learning rate (lr={config.step_size:g})"
     if config.optimizer == "lbfgs":
         fix += ", or try optimizer='adam'"
     if config.precision == "bf16":
         fix += ", or use precision='fp32'"
-    return f"the loss became NaN/Inf after step {steps}; {fix}; returning the last good image"
+    what = (
+        f"the pixels left [0, 1] by over {MAX_ITERATE:g}" if finite else "the loss became NaN/Inf"
+    )
+    return f"{what} after step {steps}; {fix}; returning the last good image"
 
 
 def normalise_blend(blend: Sequence[float] | None, n: int) -> list[float]:
@@ -569,6 +589,18 @@ def _initial_image(previous, init, content: Tensor, style: Tensor, config: Gatys
         return F.interpolate(style, size=(h, w), mode="bilinear", antialias=True).clamp(0, 1)
     generator = torch.Generator().manual_seed(config.seed)
     return torch.rand(content.shape, generator=generator)  # white noise, as in the paper
+
+
+def _in_range(x: Tensor) -> Tensor:
+    """``x`` clamped to [0, 1] in the forward pass, the identity in the backward pass.
+
+    L-BFGS is scored on the image it would return (the clamped one), so the reported loss
+    is the returned image's loss, while its iterate and its curvature pairs stay those of an
+    unconstrained problem: projecting the iterate after each step instead breaks the secant
+    pairs (measured: texture synthesis on the raw network then rose instead of falling).
+    Adam, which keeps no curvature, is projected after each step instead.
+    """
+    return x + (x.clamp(0.0, 1.0) - x).detach()
 
 
 def _viewable(x: Tensor, original: Tensor, config: GatysConfig) -> Tensor:

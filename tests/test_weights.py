@@ -150,3 +150,124 @@ def test_hash_prefixes_are_torchvisions():
     assert weights.hash_prefix("vgg19") == "dcbb9e9d"
     assert weights.hash_prefix("vgg16") == "397923af"
     assert weights.export_name("vgg19") == "vgg19-features-dcbb9e9d.pth"
+
+
+# --- the papers' own files: Caffe's VGG (jcjohnson/pytorch-vgg) and the authors' vgg_conv.pth
+
+
+CAFFE_MEAN_BGR = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+
+
+def fake_caffe_file(path, arch="vgg19", seed=7, renumbered=False):
+    """jcjohnson/pytorch-vgg's layout: ``features.N.*`` for BGR 0-255 input, and the
+    torchvision classifier of 2017, whose linear layers sit at classifier.1, .4, .6
+    (neural-style-pt's copies renumber them to .0, .3, .6). Tiny classifier tensors: they
+    are never read."""
+    state = {f"features.{k}": v for k, v in weights.random_features_state(arch, seed).items()}
+    for i in (0, 3, 6) if renumbered else (1, 4, 6):
+        state[f"classifier.{i}.weight"] = torch.ones(4, 4)
+        state[f"classifier.{i}.bias"] = torch.ones(4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return state
+
+
+def caffe_by_hand(state, image, upto):
+    """torchvision's own VGG19 module fed what Caffe wants: BGR, 0-255, minus the BGR mean."""
+    import torchvision
+
+    model = torchvision.models.vgg19(weights=None).features
+    model.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if "feat" in k})
+    x = image[:, [2, 1, 0]] * 255 - CAFFE_MEAN_BGR
+    with torch.no_grad():
+        for module in model[: upto + 1]:
+            x = torch.relu(x) if isinstance(module, torch.nn.ReLU) else module(x)
+    return x
+
+
+@pytest.mark.parametrize("name", ["vgg19-d01eb7cb.pth", "my-copy.pth"])
+def test_caffe_file_gives_the_features_of_bgr_0_255_input_by_hand(tmp_path, image, name):
+    path = tmp_path / name
+    state = fake_caffe_file(path, renumbered=name == "vgg19-d01eb7cb.pth")
+    net = VGGFeatures("vgg19", weights=path, layers=["relu1_1", "relu3_1", "relu5_1"])
+    assert net.convention is weights.CAFFE
+    got = net(image)
+    for name_, index in (("relu1_1", 1), ("relu3_1", 11), ("relu5_1", 29)):
+        expected = caffe_by_hand(state, image, index)
+        torch.testing.assert_close(
+            got[name_], expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item()
+        )
+
+
+def fake_vgg_conv_file(path, seed=8):
+    """The authors' vgg_conv.pth: one entry per conv, ``conv1_1.weight`` ... ``conv5_4.bias``."""
+    from stylelib.layers import layers
+
+    state = weights.random_features_state("vgg19", seed)
+    convs = [layer for layer in layers("vgg19") if layer.kind == "conv"]
+    out = {}
+    for layer in convs:
+        out[f"{layer.name}.weight"] = state[f"{layer.index}.weight"]
+        out[f"{layer.name}.bias"] = state[f"{layer.index}.bias"] + 0.01
+    torch.save(out, path)
+    return out
+
+
+def authors_network(state, image, out_key):
+    """The authors' notebook, rewritten: their VGG class (F.relu, named convs, max pooling)
+    and their preprocessing (to BGR, minus [0.40760392, 0.45795686, 0.48501961], times 255)."""
+    import torch.nn.functional as F
+
+    x = (
+        image[:, [2, 1, 0]] - torch.tensor([0.40760392, 0.45795686, 0.48501961]).view(1, 3, 1, 1)
+    ) * 255
+    depths = (2, 2, 4, 4, 4)
+    for block, depth in enumerate(depths, 1):
+        for i in range(1, depth + 1):
+            w, b = state[f"conv{block}_{i}.weight"], state[f"conv{block}_{i}.bias"]
+            x = F.relu(F.conv2d(x, w, b, padding=1))
+            if f"r{block}{i}" == out_key:
+                return x
+        x = F.max_pool2d(x, 2, 2)
+    raise KeyError(out_key)
+
+
+def test_authors_vgg_conv_file_gives_their_features(tmp_path, image):
+    path = tmp_path / "vgg_conv.pth"
+    state = fake_vgg_conv_file(path)
+    net = VGGFeatures("vgg19", weights=path, layers=["relu2_1", "relu4_2"])
+    assert net.convention is weights.CAFFE and net.normalized  # theirs is normalised
+    for ours, theirs in (("relu2_1", "r21"), ("relu4_2", "r42")):
+        expected = authors_network(state, image, theirs)
+        torch.testing.assert_close(
+            net(image)[ours], expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item()
+        )
+    # asked to normalise, it is used as it is: the authors normalised it on ImageNet
+    again = VGGFeatures("vgg19", weights=path, layers=["relu2_1"], normalize=True)
+    assert not again.scales
+    torch.testing.assert_close(again(image)["relu2_1"], net(image)["relu2_1"])
+    with pytest.raises(WeightsError, match="pass arch='vgg19'"):
+        VGGFeatures("vgg16", weights=path)
+
+
+def test_install_recognises_the_authors_and_caffe_files_by_structure(tmp_path, offline_cache):
+    mine = tmp_path / "downloads"
+    mine.mkdir()
+    fake_vgg_conv_file(mine / "vgg_conv.pth")
+    fake_caffe_file(mine / "vgg16 caffe.pth", "vgg16")
+    assert weights.install(mine / "vgg_conv.pth") == offline_cache / "vgg_conv.pth"
+    assert weights.install(mine / "vgg16 caffe.pth") == offline_cache / "vgg16-00b39a1b.pth"
+    assert VGGFeatures("vgg19", weights="gatys", layers=["relu1_1"]).normalized
+    net = VGGFeatures("vgg16", weights="caffe", layers=["relu1_1"])
+    assert net.convention is weights.CAFFE and not net.normalized
+    assert (mine / "vgg_conv.pth").exists() and (mine / "vgg16 caffe.pth").exists()
+    with pytest.raises(WeightsError, match="exists for vgg19 only; pass arch='vgg19'"):
+        VGGFeatures("vgg16", weights="gatys")
+
+
+def test_missing_caffe_file_names_its_address(offline_cache):
+    with pytest.raises(weights.WeightsUnavailable) as info:
+        VGGFeatures("vgg19", weights="caffe", layers=["relu1_1"])
+    message = str(info.value)
+    assert "vgg19-d01eb7cb.pth" in message and "stylelib weights install" in message
+    assert "\n" not in message
