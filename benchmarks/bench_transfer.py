@@ -4,10 +4,11 @@ Run: python benchmarks/bench_transfer.py [--sizes 256 512] [--evals 100] [--c2f-
      [--c2f-evals 500]
 
 All ratios come from one run (this machine is noisy), on random VGG19 weights, the paper's
-preset (conv4_2; conv1_1..conv5_1; average pooling), chelsea in the mosaic style:
+preset (relu4_2; relu1_1..relu5_1; average pooling; the normalised network), chelsea in the
+mosaic style:
 
 1. time per loss evaluation inside ``stylize`` against a bare VGG19 forward + backward to
-   conv5_1 with the same weights (goal <= 1.05);
+   relu5_1 with the same weights (goal <= 1.05);
 2. bf16 autocast against fp32: speed-up (goal >= 1.6) and the relative difference of the
    losses after ``--evals`` evaluations (goal <= 2 %);
 3. coarse-to-fine (3 scales) against single scale: wall time until the final-size loss
@@ -49,9 +50,9 @@ def seconds_per_step(result) -> float:
 
 
 def bare_seconds(size: int, repeats: int) -> float:
-    """VGG19 forward to conv5_1 and backward to the image: torchvision's modules, no losses."""
-    net = extractor("vgg19", "random", "avg", 0)
-    bare = net.features[: layer_index("conv5_1") + 1]
+    """VGG19 forward to relu5_1 and backward to the image: torchvision's modules, no losses."""
+    net = extractor(config(size, 1))
+    bare = net.features[: layer_index("relu5_1") + 1]
     h = round(size * CONTENT.shape[2] / CONTENT.shape[3])
     image = torch.rand(1, 3, h, size)
     times = []
@@ -113,7 +114,7 @@ def main() -> None:
     warnings.simplefilter("ignore", weights.RandomWeightsWarning)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, random VGG19")
 
-    print("\n1. time per loss evaluation: stylize vs bare VGG19 forward+backward to conv5_1")
+    print("\n1. time per loss evaluation: stylize vs bare VGG19 forward+backward to relu5_1")
     print(f"{'size':>6} {'stylize s':>10} {'bare s':>8} {'ratio':>7}  goal <= 1.05")
     for size in args.sizes:
         ours, bare = overhead(size, args.steps)

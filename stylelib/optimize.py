@@ -48,7 +48,7 @@ from .vgg import VGGFeatures, layer_index
 
 Callback = Callable[[int, Tensor, dict], "bool | None"]
 
-# L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see _in_range);
+# L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see in_range);
 # in 100-step runs it strays to |x| <= 10. An iterate beyond this has diverged: its image is
 # saturated noise however finite its loss.
 MAX_ITERATE = 1e4
@@ -431,7 +431,7 @@ class _Run:
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss, parts = evaluate(net, _in_range(x), targets, config)
+            loss, parts = evaluate(net, in_range(x), targets, config)
             drift = x.detach().abs().amax()  # how far the iterate has left the image range
             *values, drift = torch.stack(
                 [loss.detach(), *(v.detach() for v in parts.values()), drift]
@@ -468,7 +468,7 @@ class _Run:
                 if self._after_step(x, record):
                     break
             with torch.no_grad():
-                final_loss = evaluate(net, _in_range(x.detach()), targets, config)[0].item()
+                final_loss = evaluate(net, in_range(x.detach()), targets, config)[0].item()
             result.evaluations += 1
             if final_loss < best_loss:
                 best, best_loss = x.detach().clone(), final_loss
@@ -591,7 +591,7 @@ def _initial_image(previous, init, content: Tensor, style: Tensor, config: Gatys
     return torch.rand(content.shape, generator=generator)  # white noise, as in the paper
 
 
-def _in_range(x: Tensor) -> Tensor:
+def in_range(x: Tensor) -> Tensor:
     """``x`` clamped to [0, 1] in the forward pass, the identity in the backward pass.
 
     L-BFGS is scored on the image it would return (the clamped one), so the reported loss
@@ -648,6 +648,7 @@ __all__ = [
     "Result",
     "Targets",
     "evaluate",
+    "in_range",
     "make_targets",
     "Diverged",
 ]

@@ -40,7 +40,11 @@ from .errors import StylelibError
 from .images import load_image, save_image, to_pil
 from .vgg import layers as vgg_layers
 
-PRESET_LABELS = {"gatys2016": "Gatys 2016, the paper", "gatys2016-code": "the authors' code"}
+PRESET_LABELS = {
+    "gatys2016": "Gatys 2016, the paper",
+    "gatys2016-code": "the authors' code",
+    "pytorch-tutorial": "the PyTorch tutorial",
+}
 # What a preset does not decide: the panel keeps these from the config it was given.
 _KEPT_FIELDS = ("arch", "weights", "device", "seed", "precision", "size", "steps")
 THUMBNAIL = 128  # px, long side of the content and style thumbnails
@@ -216,9 +220,9 @@ class ControlPanel:
         content = w.HBox([self.content_thumb, self.content_upload])
         style = w.HBox([self.style_thumb, self.style_upload])
         layers = [
-            w.HTML("<b>Content layers</b> (the paper: conv4_2)"),
+            w.HTML("<b>Content layers</b> (the paper's conv4_2 is relu4_2 here)"),
             _layer_grid(self.content_layers),
-            w.HTML("<b>Style layers</b> (the paper: conv1_1 … conv5_1, equal weights)"),
+            w.HTML("<b>Style layers</b> (the paper: relu1_1 … relu5_1, equal weights)"),
             _layer_grid(self.style_layers),
         ]
         toggles = {"optimizer": self.optimizer, "start from": self.init, "pooling": self.pooling}

@@ -48,7 +48,7 @@ def test_transfer_writes_the_image_and_the_log(capsys, pictures, tmp_path):
     assert load_image(out).shape == (1, 3, 32, 32)
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
-    assert set(records[0]["style"]) == {"conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"}
+    assert set(records[0]["style"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}
     assert (tmp_path / "out.step00001.png").exists() and (tmp_path / "out.step00002.png").exists()
     assert not list(tmp_path.glob(".*")), "a temporary file was left behind"
 

@@ -76,16 +76,16 @@ def test_smoke_config_reflects_widgets(panel, config):
     panel.style_weight.value = 1e5
     panel.tv_on.value = True
     panel.tv_weight.value = 1e-3
-    panel.content_layers["conv4_2"].value = False
+    panel.content_layers["relu4_2"].value = False
     panel.content_layers["relu3_1"].value = True
-    panel.style_layers["conv5_1"].value = False
+    panel.style_layers["relu5_1"].value = False
     panel.optimizer.value, panel.init.value, panel.pooling.value = "adam", "content", "max"
     panel.color.value, panel.size.value, panel.steps.value = "luminance", 64, 7
     got = panel.config()
     assert (got.content_weight, got.style_weight) == pytest.approx((10.0, 1e5))
     assert got.tv_weight == pytest.approx(1e-3)
     assert got.content_layers == ("relu3_1",)
-    assert got.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
+    assert got.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     assert got.style_layer_weights == (0.25,) * 4  # the paper's rule: w_l = 1/L
     assert (got.optimizer, got.init, got.pooling, got.color) == (
         "adam",
