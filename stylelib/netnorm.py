@@ -150,8 +150,8 @@ def rescale(state: dict[str, Tensor], arch: str, scales: dict[str, Tensor]) -> d
     """A new state dict with W' = W · s_in / s_out and b' = b / s_out for every conv.
 
     Only the convolutions present in ``state`` are rescaled (a truncated network is fine);
-    the input is never modified. The arithmetic runs in float64, the result has the dtype of
-    ``state``.
+    the input is never modified. The factors are computed in float64 and applied in the dtype
+    of ``state``.
     """
     out = dict(state)
     previous = None
@@ -163,8 +163,8 @@ def rescale(state: dict[str, Tensor], arch: str, scales: dict[str, Tensor]) -> d
         if w_key in state:
             w, b = state[w_key], state[b_key]
             s_in = previous if previous is not None else torch.ones(w.shape[1], dtype=torch.float64)
-            factor = s_in.view(1, -1, 1, 1) / s_out.view(-1, 1, 1, 1)
-            out[w_key] = (w.double() * factor).to(w.dtype)
+            factor = s_in.view(1, -1, 1, 1) / s_out.view(-1, 1, 1, 1)  # small: C_out x C_in
+            out[w_key] = w * factor.to(w.dtype)  # no float64 copy of 80 MB of weights
             out[b_key] = (b.double() / s_out).to(b.dtype)
         previous = s_out
     return out

@@ -141,17 +141,19 @@ def make_targets(
     content_layers, style_layers = used_layers(config)
     with torch.no_grad():
         p = features(net, content, content_layers + style_layers, config.precision)
+        positions = {n: p[n].shape[2] * p[n].shape[3] for n in style_layers}
+        content_grams = {}
+        if config.gamma > 0:
+            content_grams = {n: gram_matrix(p[n], config.normalization) for n in style_layers}
+        p = {n: p[n] for n in content_layers}  # the style layers' maps are not needed any more
         grams: dict[str, Tensor] = {}
         for weight, style in zip(blend, styles if style_layers else [], strict=False):
             a = features(net, style, style_layers, config.precision)
             for name in style_layers:
-                positions = p[name].shape[2] * p[name].shape[3]
-                g = weight * style_gram(a[name], positions, config.normalization)
+                g = weight * style_gram(a[name], positions[name], config.normalization)
                 grams[name] = grams[name] + g if name in grams else g
-        content_grams = {}
-        if config.gamma > 0:
-            content_grams = {n: gram_matrix(p[n], config.normalization) for n in style_layers}
-    return Targets({n: p[n] for n in content_layers}, grams, content_grams)
+            del a  # one style image's feature maps at a time
+    return Targets(p, grams, content_grams)
 
 
 def evaluate(
@@ -382,7 +384,8 @@ def stylize(
             if config.color == "luminance":
                 pairs = [color.luminance_only_inputs(level_content, s) for s in level_styles]
                 level_content, level_styles = pairs[0][0], [s for _, s in pairs]
-            targets = make_targets(net, level_content, level_styles, blend, config)
+            run.config = level_config(config, size, sizes[-1])
+            targets = make_targets(net, level_content, level_styles, blend, run.config)
             x = _initial_image(x, init, level_content, level_styles[0], config).to(device)
             x = run.level(x, targets, size, level_steps)
             if run.result.stopped != "finished":
@@ -562,6 +565,19 @@ def _check_level_sizes(
 def _short_side(image: Tensor, long_side: int) -> int:
     h, w = image.shape[-2:]
     return max(1, round(min(h, w) * long_side / max(h, w)))
+
+
+def level_config(config: GatysConfig, size: int, final: int) -> GatysConfig:
+    """The config of a coarse level: alpha scaled so that alpha/beta means what it does at the end.
+
+    Gatys' content loss is a sum over the M positions of its layer, growing 4x when the side
+    doubles, while the style loss, divided by M², does not: at half the size the same alpha
+    weighs content 4x less, at a quarter 16x less, and the coarse levels would hand the final
+    one a picture of the style that has lost its content. Johnson's losses are per position.
+    """
+    if config.normalization != "gatys" or size == final:
+        return config
+    return replace(config, content_weight=config.content_weight * (final / size) ** 2)
 
 
 def _check_layers(config: GatysConfig) -> None:
