@@ -253,3 +253,34 @@ def test_demo_never_overwrites(capsys, tmp_path, monkeypatch):
     assert "random weights" in err and "stylelib-demo-1.png" in stdout
     assert (tmp_path / "stylelib-demo.png").read_bytes() == b"an earlier demo"
     assert load_image(tmp_path / "stylelib-demo-1.png").shape[-1] == 48
+
+
+@pytest.mark.parametrize(
+    ("flags", "layers"),
+    [
+        (["--preset", "pytorch-tutorial"], {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"}),
+        (["--network", "raw"], {"relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"}),
+    ],
+)
+def test_transfer_presets_and_network_flag(capsys, pictures, tmp_path, monkeypatch, flags, layers):
+    from stylelib import optimize
+
+    seen = []
+    real = optimize.extractor
+    monkeypatch.setattr(optimize, "extractor", lambda cfg: seen.append(cfg) or real(cfg))
+    out, log = tmp_path / "out.png", tmp_path / "losses.jsonl"
+    code, _, _ = run(
+        capsys,
+        "transfer",
+        pictures["mosaic"],
+        pictures["waves"],
+        "-o",
+        out,
+        *TINY,
+        *flags,
+        "--log",
+        log,
+    )
+    assert code == 0 and out.exists()
+    assert set(json.loads(log.read_text().splitlines()[0])["style"]) == layers
+    assert not seen[0].normalize_network  # both run on the raw network
