@@ -49,24 +49,31 @@ def seconds_per_step(result) -> float:
     return statistics.median(b - a for a, b in zip(times, times[1:], strict=False))
 
 
-def bare_seconds(size: int, repeats: int) -> float:
-    """VGG19 forward to relu5_1 and backward to the image: torchvision's modules, no losses."""
+def overhead(size: int, steps: int) -> tuple[float, float]:
+    """Seconds per evaluation inside ``stylize`` and of a bare VGG19 forward + backward.
+
+    The bare pass (torchvision's modules to relu5_1, no losses, same weights and pooling)
+    runs in the callback after every step and is left out of the step's time, so the two are
+    timed side by side: here two threads change speed by up to 4x from one minute to the
+    next, and timings taken a minute apart compare different machines.
+    """
     net = extractor(config(size, 1))
     bare = net.features[: layer_index("relu5_1") + 1]
     h = round(size * CONTENT.shape[2] / CONTENT.shape[3])
     image = torch.rand(1, 3, h, size)
-    times = []
-    for _ in range(repeats + 1):
+    ours, theirs, last = [], [], [None]
+
+    def between(step, x, record):
+        if last[0] is not None:
+            ours.append(time.perf_counter() - last[0])
         x = image.clone().requires_grad_(True)
         start = time.perf_counter()
         bare((x - net.mean) / net.std).sum().backward()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+        theirs.append(time.perf_counter() - start)
+        last[0] = time.perf_counter()
 
-
-def overhead(size: int, steps: int) -> tuple[float, float]:
-    ours = seconds_per_step(stylize(CONTENT, STYLE, config(size, steps), progress=False))
-    return ours, bare_seconds(size, steps)
+    stylize(CONTENT, STYLE, config(size, steps), progress=False, callback=between)
+    return statistics.median(ours), statistics.median(theirs[1:])
 
 
 def bf16(size: int, evals: int) -> tuple[float, float, float, float]:
