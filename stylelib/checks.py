@@ -816,7 +816,7 @@ def _check_integer(
 def check_conv_output_size(fn: Callable[..., int]) -> None:
     """Check ``fn(size, kernel, stride=1, padding=0)`` = floor((n + 2p − k)/s) + 1."""
     cases = [
-        ((300, 3, 1, 1), 300),  # VGG's 3x3 convolution with padding 1 keeps the size (seed 000)
+        ((300, 3, 1, 1), 300),  # VGG's 3x3 convolution with padding 1 keeps the size (the VGG lab)
         ((300, 2, 2, 0), 150),  # its 2x2 max pooling with stride 2 halves it
         ((75, 2, 2, 0), 37),  # odd size: the floor drops the last row
         ((224, 7, 2, 3), 112),  # ResNet's first convolution
@@ -943,7 +943,7 @@ def check_receptive_field(fn: Callable[..., int]) -> None:
 def check_vgg_shapes(fn: Callable[[str, int], dict]) -> None:
     """Check ``fn(arch, input_size)`` -> ``{layer name: (H, W, C)}`` for every conv and pool.
 
-    The reference is :func:`stylelib.vgg.layer_table` (seed 000's arithmetic, layer by layer).
+    The reference is :func:`stylelib.vgg.layer_table` (the VGG lab's arithmetic, layer by layer).
     """
     from .vgg import layer_table
 

@@ -16,8 +16,8 @@ supplementary material, Table 1)::
 Three choices, each a constructor argument:
 
 - ``norm``: ``"instance"`` (default; Ulyanov, Vedaldi, Lempitsky, "Instance Normalization:
-  The Missing Ingredient for Fast Stylization", arXiv:1607.08022, 2016 — seed 001 notes that
-  it improves on batch norm, and the authors' released code uses it by default) or
+  The Missing Ingredient for Fast Stylization", arXiv:1607.08022, 2016, which
+  shows it improving on batch norm; the authors' released code uses it by default) or
   ``"batch"`` (the paper).
 - ``upsample``: ``"resize"`` (default; nearest-neighbour x2 then a 3x3 convolution, Odena,
   Dumoulin, Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016) or

@@ -2,14 +2,14 @@
 
 Diagrams are ``graphviz.Digraph`` objects, which Jupyter renders inline and
 :func:`save_diagram` writes to SVG, PNG or PDF. They replace the Caffe ``draw_net.py`` of
-seed 000: :func:`vgg_diagram` draws VGG by the papers' layer names with the shape arithmetic
-of :func:`stylelib.vgg.layer_table`, :func:`model_diagram` draws any network (the seed's
-homework: GoogLeNet) from a ``torch.fx`` trace, and :func:`autograd_diagram` shows what the
-backward pass visits. Figures (:func:`show_images`, :func:`show_grid`, :func:`feature_maps`,
-:func:`plot_losses`, :func:`plot_loss_curves`) return a ``matplotlib.figure.Figure`` that is
-*not* registered with pyplot: it shows once when it is a notebook cell's value (or through
-``display(fig)``), it is never shown twice, and nothing accumulates between cells. In a
-script, call ``fig.savefig("out.png")``.
+the VGG lab the course grew from: :func:`vgg_diagram` draws VGG by the papers' layer names
+with the shape arithmetic of :func:`stylelib.vgg.layer_table`, :func:`model_diagram` draws
+any network (the lab's homework: GoogLeNet) from a ``torch.fx`` trace, and
+:func:`autograd_diagram` shows what the backward pass visits. Figures (:func:`show_images`,
+:func:`show_grid`, :func:`feature_maps`, :func:`plot_losses`, :func:`plot_loss_curves`)
+return a ``matplotlib.figure.Figure`` that is *not* registered with pyplot: it shows once
+when it is a notebook cell's value (or through ``display(fig)``), it is never shown twice,
+and nothing accumulates between cells. In a script, call ``fig.savefig("out.png")``.
 
 matplotlib, graphviz and torchviz are imported inside the functions that need them, so
 ``import stylelib.viz`` stays cheap and the core library never depends on them.
@@ -108,11 +108,11 @@ def vgg_diagram(
     112×112×64``, max pooling, stride 2); and the input box. With ``classifier=True`` the
     adaptive average pooling and fc6-fc8 follow in a dashed cluster labelled "classifier —
     not used by style transfer", with their parameter counts. Every number comes from
-    :func:`stylelib.vgg.layer_table`, the arithmetic of seed 000's worked example.
+    :func:`stylelib.vgg.layer_table`, the arithmetic of the VGG lab's worked example.
 
     Args:
         arch: ``"vgg16"`` or ``"vgg19"``.
-        input_size: side of the square RGB input in pixels (seed 000: 300; ImageNet: 224).
+        input_size: side of the square RGB input in pixels (the VGG lab: 300; ImageNet: 224).
         classifier: draw the classifier part as well.
         rankdir: ``"TB"`` (top to bottom, one line per box) or ``"LR"`` (left to right, a
             wide strip of boxes with stacked lines).
@@ -585,9 +585,9 @@ def show_grid(
 ):
     """A grid of images with row labels on the left and column titles on top.
 
-    For the α/β × style-layer grid of Gatys et al. (Fig. 3) and the per-layer
-    reconstructions of seed 000. The top row carries the column titles; the panels below
-    repeat them small and grey, so every panel says what it is even in a tall grid.
+    For the α/β × style-layer grid of Gatys et al. (Fig. 3) and their per-layer
+    reconstructions (Fig. 1). The top row carries the column titles; the panels below repeat
+    them small and grey, so every panel says what it is even in a tall grid.
 
     Args:
         rows: a list of rows, each a list of images ``(1, 3, H, W)`` or ``(3, H, W)``, all
