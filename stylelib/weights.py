@@ -380,7 +380,8 @@ def detect_layout(obj: dict, name: str = "") -> str:
 
 def _check_shapes(state: dict[str, torch.Tensor], arch: str, path: Path) -> None:
     def shapes(a: str) -> dict:
-        return {k: tuple(v.shape) for k, v in build_features(a).state_dict().items()}
+        with torch.device("meta"):  # shapes only: no 80 MB of weights to allocate and draw
+            return {k: tuple(v.shape) for k, v in build_features(a).state_dict().items()}
 
     expected, got = shapes(arch), {k: tuple(v.shape) for k, v in state.items()}
     if got != expected:

@@ -269,18 +269,8 @@ def test_transfer_presets_and_network_flag(capsys, pictures, tmp_path, monkeypat
     real = optimize.extractor
     monkeypatch.setattr(optimize, "extractor", lambda cfg: seen.append(cfg) or real(cfg))
     out, log = tmp_path / "out.png", tmp_path / "losses.jsonl"
-    code, _, _ = run(
-        capsys,
-        "transfer",
-        pictures["mosaic"],
-        pictures["waves"],
-        "-o",
-        out,
-        *TINY,
-        *flags,
-        "--log",
-        log,
-    )
+    args = ["transfer", pictures["mosaic"], pictures["waves"], "-o", out, *TINY, "--log", log]
+    code, _, _ = run(capsys, *args, *flags)
     assert code == 0 and out.exists()
     assert set(json.loads(log.read_text().splitlines()[0])["style"]) == layers
     assert not seen[0].normalize_network  # both run on the raw network
