@@ -14,7 +14,7 @@ disturbed run is the best estimate of the machine's speed; a median mixes in the
 2. one training step at batch 4 x 256² with the VGG16 perceptual loss and Adam, timed inside
    ``stylelib.train.train`` (data loading included);
 3. the on-this-machine version of Johnson et al.'s Table 1: a 300-step Gatys transfer
-   (``stylelib.optimize.stylize``, the paper's preset, L-BFGS, VGG19) against one forward
+   (``stylelib.optimize.transfer``, the paper's preset, L-BFGS, VGG19) against one forward
    pass. The 300-step time is ESTIMATED as 300 x the fastest step of a
    ``--gatys-steps`` run at the same size (goal: speed-up >= 500x).
 """
@@ -35,7 +35,7 @@ from stylelib import weights
 from stylelib.config import preset
 from stylelib.data import content_image, procedural_style
 from stylelib.images import save_image
-from stylelib.optimize import stylize
+from stylelib.optimize import transfer
 from stylelib.train import train
 from stylelib.transformer import TransformerNet, count_parameters, stylize_image
 
@@ -82,11 +82,11 @@ def training_step(steps: int) -> float:
 
 
 def gatys_step(size: int, steps: int) -> float:
-    """Fastest L-BFGS step of ``stylize`` with the paper's preset at ``size``."""
+    """Fastest L-BFGS step of ``transfer`` with the paper's preset at ``size``."""
     config = replace(
         preset("gatys2016"), weights="random", device="cpu", init="content", size=size, steps=steps
     )
-    result = stylize(content_image("astronaut"), procedural_style("mosaic", size=size), config,
+    result = transfer(content_image("astronaut"), procedural_style("mosaic", size=size), config,
                      progress=False)  # fmt: skip
     seconds = [r["seconds"] for r in result.history]
     return min(b - a for a, b in zip(seconds, seconds[1:], strict=False))

@@ -1,4 +1,4 @@
-"""Gatys transfer (``stylelib.optimize.stylize``): overhead, bf16, coarse-to-fine, memory.
+"""Gatys transfer (``stylelib.optimize.transfer``): overhead, bf16, coarse-to-fine, memory.
 
 Run: python benchmarks/bench_transfer.py [--sizes 256 512] [--evals 100] [--c2f-size 512]
      [--c2f-evals 500]
@@ -7,7 +7,7 @@ All ratios come from one run (this machine is noisy), on random VGG19 weights, t
 preset (relu4_2; relu1_1..relu5_1; average pooling; the normalised network), chelsea in the
 mosaic style:
 
-1. time per loss evaluation inside ``stylize`` against a bare VGG19 forward + backward to
+1. time per loss evaluation inside ``transfer`` against a bare VGG19 forward + backward to
    relu5_1 with the same weights (goal <= 1.05);
 2. bf16 autocast against fp32: speed-up (goal >= 1.6) and the relative difference of the
    losses after ``--evals`` evaluations (goal <= 2 %);
@@ -32,7 +32,7 @@ import torch
 from stylelib import weights
 from stylelib.config import preset
 from stylelib.data import content_image, procedural_style
-from stylelib.optimize import extractor, stylize
+from stylelib.optimize import extractor, transfer
 from stylelib.vgg import layer_index
 
 CONTENT, STYLE = content_image("chelsea"), procedural_style("mosaic", size=512)
@@ -50,7 +50,7 @@ def seconds_per_step(result) -> float:
 
 
 def overhead(size: int, steps: int) -> tuple[float, float]:
-    """Seconds per evaluation inside ``stylize`` and of a bare VGG19 forward + backward.
+    """Seconds per evaluation inside ``transfer`` and of a bare VGG19 forward + backward.
 
     The bare pass (torchvision's modules to relu5_1, no losses, same weights and pooling)
     runs in the callback after every step and is left out of the step's time, so the two are
@@ -72,28 +72,28 @@ def overhead(size: int, steps: int) -> tuple[float, float]:
         theirs.append(time.perf_counter() - start)
         last[0] = time.perf_counter()
 
-    stylize(CONTENT, STYLE, config(size, steps), progress=False, callback=between)
+    transfer(CONTENT, STYLE, config(size, steps), progress=False, callback=between)
     return statistics.median(ours), statistics.median(theirs[1:])
 
 
 def bf16(size: int, evals: int) -> tuple[float, float, float, float]:
     runs = {}
     for precision in ("fp32", "bf16"):
-        result = stylize(CONTENT, STYLE, config(size, evals, precision=precision), progress=False)
+        result = transfer(CONTENT, STYLE, config(size, evals, precision=precision), progress=False)
         runs[precision] = (seconds_per_step(result), result.history[-1]["loss"])
     (t32, l32), (t16, l16) = runs["fp32"], runs["bf16"]
     return t32, t16, l32, l16
 
 
 def coarse_to_fine(size: int, evals: int, coarse_steps: int) -> tuple[float, float, float, int]:
-    single = stylize(CONTENT, STYLE, config(size, evals), progress=False)
+    single = transfer(CONTENT, STYLE, config(size, evals), progress=False)
     target = single.history[-1]["loss"]
 
     def reached(step, image, record):
         return record["size"] == size and record["loss"] <= target
 
     c2f_config = config(size, evals, scales=3, coarse_steps=coarse_steps)
-    c2f = stylize(CONTENT, STYLE, c2f_config, progress=False, callback=reached)
+    c2f = transfer(CONTENT, STYLE, c2f_config, progress=False, callback=reached)
     final = [r for r in c2f.history if r["size"] == size]
     return single.seconds, c2f.seconds, target, len(final)
 
@@ -102,8 +102,8 @@ PEAK = """
 import warnings, sys
 warnings.simplefilter("ignore")
 sys.path.insert(0, sys.argv[1])
-from bench_transfer import CONTENT, STYLE, config, stylize
-stylize(CONTENT, STYLE, config(512, 3), progress=False)
+from bench_transfer import CONTENT, STYLE, config, transfer
+transfer(CONTENT, STYLE, config(512, 3), progress=False)
 print([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1])
 """
 
@@ -121,8 +121,8 @@ def main() -> None:
     warnings.simplefilter("ignore", weights.RandomWeightsWarning)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, random VGG19")
 
-    print("\n1. time per loss evaluation: stylize vs bare VGG19 forward+backward to relu5_1")
-    print(f"{'size':>6} {'stylize s':>10} {'bare s':>8} {'ratio':>7}  goal <= 1.05")
+    print("\n1. time per loss evaluation: transfer vs bare VGG19 forward+backward to relu5_1")
+    print(f"{'size':>6} {'transfer s':>10} {'bare s':>8} {'ratio':>7}  goal <= 1.05")
     for size in args.sizes:
         ours, bare = overhead(size, args.steps)
         print(f"{size:>5}px {ours:>10.3f} {bare:>8.3f} {ours / bare:>7.3f}")

@@ -1,9 +1,28 @@
 """stylelib: neural style transfer, as taught in the course's lessons.
 
-Modules, lower layers first: ``errors``, ``files``, ``config`` -> ``images``, ``data`` ->
-``layers`` -> ``weights`` -> ``netnorm`` -> ``vgg`` -> ``losses`` -> ``color``, ``optimize``
-(Gatys), ``transformer`` -> ``train`` (Johnson) -> ``viz`` -> ``widgets``, ``checks``,
-``course``, ``cli``.
+Modules, one layer per line, lowest first. A module imports only from the lines above its
+own. On the methods' lines, ``|`` separates methods, which never import each other (a rule
+two methods share moves down a layer), and ``->`` orders the modules of one method::
+
+    errors, files, devices, deprecation
+    layers
+    config
+    images
+    data, color
+    weights
+    netnorm
+    vgg
+    losses, checkpoints
+    gatys: optimize | johnson: transformer -> train
+    figures, diagrams, viz
+    env
+    widgets, checks, course
+    cli_fast
+    cli
+
+``viz`` is the deprecated old home of ``figures`` and ``diagrams``: its names still work,
+with a warning, for one release. ``tests/test_package.py`` reads this diagram and holds the
+code to it.
 """
 
 __version__ = "0.1.0"

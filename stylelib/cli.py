@@ -31,15 +31,15 @@ def cmd_layers(args: argparse.Namespace) -> None:
 
 def cmd_diagram(args: argparse.Namespace) -> None:
     """Draw a network to SVG/PNG/PDF: the replacement of Caffe's draw_net.py."""
-    from . import viz
+    from . import diagrams
 
-    target = viz.check_diagram_path(args.output)  # a bad suffix or folder fails before any work
+    target = diagrams.check_diagram_path(args.output)  # a bad suffix or folder fails first
     name, size = args.name, args.input_size
     if name in ("vgg16", "vgg19"):
         if args.autograd:
-            dot = viz.autograd_diagram(name, input_size=size or 32)
+            dot = diagrams.autograd_diagram(name, input_size=size or 32)
         else:
-            dot = viz.vgg_diagram(name, size or 224, classifier=not args.no_classifier)
+            dot = diagrams.vgg_diagram(name, size or 224, classifier=not args.no_classifier)
     else:
         if args.autograd or args.no_classifier:
             raise ValueError(f"--autograd and --no-classifier apply to vgg16/vgg19, not {name!r}")
@@ -56,25 +56,17 @@ def cmd_diagram(args: argparse.Namespace) -> None:
         elif name.endswith(".pth"):
             if not Path(name).is_file():
                 raise OutputError(f"checkpoint '{name}' does not exist; check the path")
-            try:
-                from .transformer import TransformerNet
+            from .transformer import TransformerNet
 
-                load = TransformerNet.from_checkpoint
-            except (ImportError, AttributeError):
-                raise StylelibError(
-                    "drawing a checkpoint needs stylelib.transformer.TransformerNet."
-                    "from_checkpoint, which this stylelib does not have; draw vgg16, vgg19, "
-                    "resnet18 or googlenet instead"
-                ) from None
-            model = load(name)
+            model = TransformerNet.from_checkpoint(name)
             title, size = f"TransformerNet from {Path(name).name}", size or 256
         else:
             raise ValueError(
                 f"unknown network {name!r}; choose vgg16, vgg19, resnet18, googlenet or a "
                 "TransformerNet checkpoint (.pth)"
             )
-        dot = viz.model_diagram(model, (1, 3, size or 224, size or 224), title=title)
-    print(f"wrote {viz.save_diagram(dot, target)}")
+        dot = diagrams.model_diagram(model, (1, 3, size or 224, size or 224), title=title)
+    print(f"wrote {diagrams.save_diagram(dot, target)}")
 
 
 def cmd_weights_status(args: argparse.Namespace) -> None:
@@ -156,7 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from . import weights
     from .config import preset
 
-    source = args.weights or ("imagenet" if weights.cached_file("vgg19") else "random")
+    source = args.weights or weights.best_available("vgg19")
     if source == "random":
         print(
             "stylelib: no pretrained VGG19 in the cache, so the demo runs on seeded random "
@@ -190,15 +182,15 @@ DEMO_CONTENT, DEMO_STYLE = "chelsea", "mosaic"
 
 
 def run_transfer(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
-    """Check every output first, run :func:`stylelib.optimize.stylize`, save, report."""
+    """Check every output first, run :func:`stylelib.optimize.transfer`, save, report."""
     from .images import check_output_path, save_image
-    from .optimize import stylize
+    from .optimize import transfer
 
     inputs = [s for s in (content, *styles, args.init) if s and Path(s).is_file()]
     out = check_output_path(args.output, inputs=inputs, overwrite=args.overwrite)
     init = args.init if args.init and args.init not in INIT_CHOICES else None
     with _jsonl_log(args.log, inputs, args.overwrite) as log:
-        result = stylize(
+        result = transfer(
             _image_arg(content),
             [_image_arg(s) for s in styles],
             config,
@@ -260,7 +252,7 @@ def config_from_args(args: argparse.Namespace, kind):
     """The preset named by ``--preset`` with every flag the user gave replaced in it."""
     from dataclasses import fields, replace
 
-    from .config import preset
+    from .config import preset, with_style_layers
 
     config = preset(args.preset)
     if not isinstance(config, kind):
@@ -270,12 +262,9 @@ def config_from_args(args: argparse.Namespace, kind):
     if getattr(args, "network", None) is not None:
         changes["normalize_network"] = args.network == "normalized"
     if changes.get("init") not in (None, *INIT_CHOICES):
-        del changes["init"]  # a path: passed to stylize as an image, not a config value
+        del changes["init"]  # a path: passed to transfer as an image, not a config value
     if "style_layers" in changes and "style_layer_weights" not in changes:
-        n = len(changes["style_layers"])
-        changes["style_layer_weights"] = (
-            (1.0 / n,) * n if config.normalization == "gatys" else (1.0,) * n
-        )
+        config = with_style_layers(config, changes["style_layers"])
     return replace(config, **changes)
 
 

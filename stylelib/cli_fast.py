@@ -28,9 +28,8 @@ def train_config(args: argparse.Namespace):
     settings) with every flag the user gave replaced in it."""
     from dataclasses import fields, replace
 
+    from .checkpoints import config_from_checkpoint, load_checkpoint
     from .config import JohnsonConfig, preset
-    from .train import config_from_checkpoint
-    from .transformer import load_checkpoint
 
     if args.preset is None and args.resume:
         base = config_from_checkpoint(load_checkpoint(args.resume))
@@ -193,7 +192,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .env import pick_device
+    from .devices import pick_device
     from .errors import ImageError
     from .images import load_image, save_image
     from .transformer import TransformerNet, stylize_image

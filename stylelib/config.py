@@ -44,6 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from .layers import block_of
+
 Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
 Normalization = Literal["gatys", "johnson"]
@@ -255,6 +257,53 @@ def preset(name: str) -> GatysConfig | JohnsonConfig:
         raise ValueError(f"unknown preset {name!r}; choose one of: {known}") from None
 
 
+def equal_layer_weights(n: int, normalization: str) -> tuple[float, ...]:
+    """w_l for ``n`` equally weighted style layers, in the papers' terms.
+
+    ``"gatys"``: 1/n ([G16] Fig. 3: w_l = 1/5 on five layers, so that the style loss does not
+    grow with the number of layers); ``"johnson"``: 1 ([J16] Eq. 5: a plain sum).
+
+    Example:
+        >>> equal_layer_weights(4, "gatys"), equal_layer_weights(2, "johnson")
+        ((0.25, 0.25, 0.25, 0.25), (1.0, 1.0))
+    """
+    _check_choice("normalization", normalization, ("gatys", "johnson"))
+    return ((1.0 / n) if normalization == "gatys" else 1.0,) * n if n else ()
+
+
+def style_layer_weights(config: GatysConfig | JohnsonConfig, layers) -> tuple[float, ...]:
+    """The weights ``config``'s preset gives a new set of style ``layers``.
+
+    The one rule for every place that changes the style layers without giving weights (the
+    command line, the lessons' sweeps, the control panel): a preset with equal weights gets
+    :func:`equal_layer_weights` for its normalisation; a preset with per-layer weights
+    ([Gc]'s 1e3/N_l², [PT]'s 1/C_l²) keeps them for the layers it lists, and another layer
+    takes the weight of a listed layer of the same block (the same N_l), or else their mean.
+
+    Example:
+        >>> style_layer_weights(GatysConfig(), ("relu1_1", "relu2_1"))
+        (0.5, 0.5)
+        >>> code = preset("gatys2016-code")
+        >>> [round(w, 4) for w in style_layer_weights(code, ("relu2_1", "relu2_2"))]
+        [0.061, 0.061]
+    """
+    layers = tuple(layers)
+    if len(set(config.style_layer_weights)) <= 1:
+        return equal_layer_weights(len(layers), config.normalization)
+    known = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
+    by_block = {block_of(name): weight for name, weight in known.items()}
+    mean = sum(known.values()) / len(known)
+    return tuple(known.get(n, by_block.get(block_of(n), mean)) for n in layers)
+
+
+def with_style_layers(config: GatysConfig | JohnsonConfig, layers) -> GatysConfig | JohnsonConfig:
+    """``config`` with ``layers`` as its style layers, weighted by :func:`style_layer_weights`."""
+    layers = tuple(layers)
+    return replace(
+        config, style_layers=layers, style_layer_weights=style_layer_weights(config, layers)
+    )
+
+
 def describe(config: GatysConfig | JohnsonConfig) -> str:
     """One ``field = value`` per line, marking the fields that differ from the class defaults."""
     default = type(config)()
@@ -273,5 +322,8 @@ __all__ = [
     "PRESET_UNITS",
     "preset",
     "describe",
+    "equal_layer_weights",
+    "style_layer_weights",
+    "with_style_layers",
     "replace",
 ]

@@ -56,10 +56,13 @@ def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def canonical(path: Path) -> str:
-    """A notebook's JSON with outputs, execution counts and volatile metadata removed."""
+    """A notebook's JSON with outputs, execution counts and volatile metadata removed.
+
+    Cell ids (nbformat 4.5) stay: nbgrader keeps the instructor source's ids, so a cell has
+    the same id in both versions and the student version validates without warnings.
+    """
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
-        cell.pop("id", None)
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
         cell.get("metadata", {}).pop("execution", None)

@@ -1,10 +1,12 @@
-"""What this machine offers: the device to run on, the weights in the cache, quick mode.
+"""What a lesson can do on this machine: the set-up report, quick mode, the weights to use.
 
-Every lesson starts with ``print(report())``::
+Every lesson starts with ``print(report())`` and sizes its work with :func:`budget`::
 
-    >>> from stylelib.env import pick_device
-    >>> pick_device("cpu")
-    device(type='cpu')
+    >>> from stylelib.env import budget
+    >>> budget(quick=(48, 10), cpu=(192, 150), gpu=(512, 500)) in ((48, 10), (192, 150), (512, 500))
+    True
+
+The device itself is chosen in :mod:`stylelib.devices` (re-exported here for the lessons).
 """
 
 from __future__ import annotations
@@ -14,39 +16,10 @@ import shutil
 
 import torch
 
+from . import weights
+from .devices import describe_device, pick_device
+
 QUICK_ENV = "STYLELIB_QUICK"
-
-
-def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is checked.
-
-    Raises ValueError (one line) for a device this machine does not have, e.g. ``"cuda"``
-    without a GPU, saying which devices there are.
-    """
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device={device!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'mps'"
-        ) from None
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }
-    if not available.get(chosen.type, False):
-        have = ", ".join(k for k, v in available.items() if v)
-        raise ValueError(
-            f"device {str(chosen)!r} is not available on this machine (it has: {have}); "
-            "use device='auto'"
-        )
-    return chosen
 
 
 def quick_mode() -> bool:
@@ -66,11 +39,10 @@ def budget(*, quick, cpu, gpu):
 
 
 def vgg_weights(arch: str = "vgg19") -> str:
-    """``"imagenet"`` when torchvision's file is in the cache, else ``"random"`` (and says so)."""
-    from . import weights
-
-    if weights.cached_file(arch):
-        return "imagenet"
+    """:func:`stylelib.weights.best_available` for ``arch``, saying so when it is random."""
+    source = weights.best_available(arch)
+    if source != "random":
+        return source
     print(
         f"{arch}: no pretrained weights here, using seeded random ones - the pictures below "
         "will not look like the papers' (see `stylelib weights status`)"
@@ -78,19 +50,8 @@ def vgg_weights(arch: str = "vgg19") -> str:
     return "random"
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return f"cuda ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
-    if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
-    return device.type
-
-
 def report() -> str:
     """A few lines on torch, the device, the VGG weights, graphviz and quick mode."""
-    from . import weights
-
     lines = [f"torch {torch.__version__}; device: {describe_device(pick_device())}"]
     for row in weights.status():
         if row["file"]:
@@ -106,3 +67,6 @@ def report() -> str:
     )
     lines.append(f"quick mode: {'on' if quick_mode() else 'off'} ({QUICK_ENV})")
     return "\n".join(lines)
+
+
+__all__ = ["report", "budget", "quick_mode", "vgg_weights", "pick_device", "describe_device"]

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stylelib.errors import ImageError, OutputError
+from stylelib.errors import ImageError, OutputError, one_line
 from stylelib.files import atomic_write
 
 # VGG halves the image with five 2x2 poolings (pool1 ... pool5): 2**5 = 32 px is the
@@ -235,12 +235,12 @@ def _from_path(path: Path, max_pixels: int) -> torch.Tensor:
         ) from None
     except Image.DecompressionBombError as e:
         raise ImageError(
-            f"'{path}' is refused by PIL's own decompression-bomb guard ({_one_line(e)}); "
+            f"'{path}' is refused by PIL's own decompression-bomb guard ({one_line(e)}); "
             "raise PIL.Image.MAX_IMAGE_PIXELS too if you trust this file"
         ) from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(
-            f"could not decode '{path}' ({_one_line(e)}); the file may be truncated or "
+            f"could not decode '{path}' ({one_line(e)}); the file may be truncated or "
             "corrupt: re-export or download it again"
         ) from None
 
@@ -275,7 +275,7 @@ def _pil_to_rgb_array(img: Image.Image) -> np.ndarray:
         rgb = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGBX, ...
     except (ValueError, OSError) as e:
         raise ImageError(
-            f"cannot convert PIL mode '{mode}' to RGB ({_one_line(e)}); "
+            f"cannot convert PIL mode '{mode}' to RGB ({one_line(e)}); "
             "convert the image to RGB yourself, e.g. img.convert('RGB')"
         ) from None
     return np.asarray(rgb).astype(np.float32) / 255.0
@@ -335,11 +335,6 @@ def _from_tensor(t: torch.Tensor) -> torch.Tensor:
 def _to_batch(rgb: np.ndarray) -> torch.Tensor:
     """An (H, W, 3) float32 array as a contiguous (1, 3, H, W) tensor."""
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
-
-
-def _one_line(e: BaseException) -> str:
-    """An exception's message squeezed onto one line."""
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 # --------------------------------------------------------------------------- resizing
@@ -480,7 +475,7 @@ def save_image(
         with atomic_write(target) as f:
             pil.save(f, format=fmt, **options)
     except OSError as e:
-        raise OutputError(f"could not write '{target}' ({_one_line(e)})") from e
+        raise OutputError(f"could not write '{target}' ({one_line(e)})") from e
     return target
 
 

@@ -89,6 +89,20 @@ def layers(arch: str = "vgg19") -> list[Layer]:
     return out
 
 
+def block_of(name: str) -> int:
+    """The block a layer name is in: ``conv3_2``, ``relu3_1`` and ``pool3`` are in block 3.
+
+    Layers of one block share their channel count N_l (Simonyan & Zisserman 2015, Table 1).
+
+    Raises:
+        LayerError: not a VGG layer name.
+    """
+    kind, number = name[:4], name[4:].split("_")[0]
+    if kind not in ("conv", "relu", "pool") or not number.isdigit() or not 1 <= int(number) <= 5:
+        raise LayerError(f"{name!r} is not a VGG layer name; use names like conv3_2 or relu4_1")
+    return int(number)
+
+
 def layer_names(arch: str = "vgg19") -> list[str]:
     """The paper's names, in forward order: ``["conv1_1", "relu1_1", ..., "pool5"]``."""
     return [layer.name for layer in layers(arch)]

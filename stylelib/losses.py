@@ -24,6 +24,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .config import equal_layer_weights
+
 Normalization = Literal["gatys", "johnson"]
 TVKind = Literal["squared", "l1", "isotropic"]
 
@@ -101,6 +103,23 @@ class _Gram(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> Tensor:
         (f,) = ctx.saved_tensors
         return torch.bmm(grad + grad.transpose(1, 2), f)
+
+
+def style_gram(features: Tensor, positions: int, normalization: Normalization = "gatys") -> Tensor:
+    """A style image's Gram matrix, made comparable with an image of ``positions`` = H·W.
+
+    Gatys' unnormalised Gram grows with the number of positions M, so the Gram of a style
+    image of another size (or at a style scale) is multiplied by M_x / M_a; Johnson's is per
+    position already. Both methods build their style targets with it.
+
+    Example:
+        >>> style_gram(torch.ones(1, 1, 2, 2), positions=16)  # 4 positions, counted as 16
+        tensor([[[16.]]])
+    """
+    gram = gram_matrix(features, normalization)
+    if normalization == "gatys":
+        gram = gram * (positions / (features.shape[2] * features.shape[3]))
+    return gram
 
 
 def content_loss(
@@ -213,8 +232,9 @@ def style_loss(
             "extract every layer named in target_grams."
         )
     if layer_weights is None:
-        default = 1.0 / len(layers) if normalization == "gatys" else 1.0
-        layer_weights = {name: default for name in layers}
+        layer_weights = dict(
+            zip(layers, equal_layer_weights(len(layers), normalization), strict=True)
+        )
     unweighted = [name for name in layers if name not in layer_weights]
     extra = [name for name in layer_weights if name not in target_grams]
     if unweighted or extra:

@@ -18,9 +18,9 @@ Example::
     >>> from dataclasses import replace
     >>> import torch
     >>> from stylelib.config import preset
-    >>> from stylelib.optimize import stylize
+    >>> from stylelib.optimize import transfer
     >>> cfg = replace(preset("gatys2016"), weights="random", size=48, steps=2, device="cpu")
-    >>> result = stylize(torch.rand(1, 3, 48, 48), torch.rand(1, 3, 48, 48), cfg, progress=False)
+    >>> result = transfer(torch.rand(1, 3, 48, 48), torch.rand(1, 3, 48, 48), cfg, progress=False)
     >>> result.image.shape, result.steps
     (torch.Size([1, 3, 48, 48]), 2)
 """
@@ -39,11 +39,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import color
-from .config import GatysConfig
-from .env import pick_device
-from .errors import ImageError, StylelibError
+from .config import GatysConfig, with_style_layers
+from .deprecation import renamed
+from .devices import pick_device
+from .errors import Diverged, ImageError
 from .images import MIN_SIDE, check_output_path, load_image, resize, save_image
-from .losses import content_loss, gram_matrix, layer_style_loss, total_variation
+from .losses import content_loss, gram_matrix, layer_style_loss, style_gram, total_variation
 from .vgg import VGGFeatures, layer_index
 
 Callback = Callable[[int, Tensor, dict], "bool | None"]
@@ -54,13 +55,9 @@ Callback = Callable[[int, Tensor, dict], "bool | None"]
 MAX_ITERATE = 1e4
 
 
-class Diverged(StylelibError):
-    """The loss became NaN or infinite."""
-
-
 @dataclass
 class Result:
-    """What :func:`stylize` returns.
+    """What :func:`transfer` returns.
 
     Attributes:
         image: the best image found at the final scale, ``(1, 3, H, W)`` in [0, 1], on the CPU.
@@ -116,18 +113,6 @@ def features(net: VGGFeatures, image: Tensor, layers: Sequence[str], precision: 
     with autocast:
         out = net(image, layers=layers)
     return {name: f.float() for name, f in out.items()}
-
-
-def style_gram(feature: Tensor, positions: int, normalization: str) -> Tensor:
-    """A style image's Gram, made comparable with an image of ``positions`` = H*W positions.
-
-    Gatys' unnormalised Gram grows with the number of positions M, so a style image of
-    another size (or a style scale) is rescaled by M_x / M_a; Johnson's is per position.
-    """
-    gram = gram_matrix(feature, normalization)
-    if normalization == "gatys":
-        gram = gram * (positions / (feature.shape[2] * feature.shape[3]))
-    return gram
 
 
 def make_targets(
@@ -198,8 +183,8 @@ def evaluate(
 def reconstruct_content(image, layer: str, config: GatysConfig | None = None, **kwargs) -> Result:
     """Feature inversion: from white noise, find an image with ``image``'s features at ``layer``.
 
-    Gatys et al. 2016, Fig. 1 (content reconstructions). It is :func:`stylize` with the style
-    weight at 0 and the content layer set to ``layer``; ``kwargs`` go to :func:`stylize`.
+    Gatys et al. 2016, Fig. 1 (content reconstructions). It is :func:`transfer` with the style
+    weight at 0 and the content layer set to ``layer``; ``kwargs`` go to :func:`transfer`.
     """
     config = replace(
         config or GatysConfig(),
@@ -209,7 +194,7 @@ def reconstruct_content(image, layer: str, config: GatysConfig | None = None, **
         gamma=0.0,
         init="noise",
     )
-    return stylize(image, image, config, **kwargs)
+    return transfer(image, image, config, **kwargs)
 
 
 def synthesize_texture(
@@ -217,18 +202,15 @@ def synthesize_texture(
 ) -> Result:
     """Texture synthesis: from white noise, match ``style``'s Gram matrices on ``layers``.
 
-    Gatys et al. 2016, Fig. 1 (style reconstructions from growing layer sets); equal weights
-    1/L. It is :func:`stylize` with the content weight at 0; the output has the style's shape.
+    Gatys et al. 2016, Fig. 1 (style reconstructions from growing layer sets), with the layer
+    weights the preset gives ``layers`` (:func:`stylelib.config.style_layer_weights`: 1/L
+    for the paper's). It is :func:`transfer` with the content weight at 0; the output has the
+    style's shape.
     """
-    layers = tuple(layers)
     config = replace(
-        config or GatysConfig(),
-        style_layers=layers,
-        content_weight=0.0,
-        style_layer_weights=(1.0 / len(layers),) * len(layers),
-        init="noise",
+        with_style_layers(config or GatysConfig(), layers), content_weight=0.0, init="noise"
     )
-    return stylize(style, style, config, **kwargs)
+    return transfer(style, style, config, **kwargs)
 
 
 def style_distance(image, reference, config: GatysConfig | None = None) -> float:
@@ -253,21 +235,22 @@ def style_distance(image, reference, config: GatysConfig | None = None) -> float
 def sweep(
     content, style, config: GatysConfig, rows: Sequence[dict], cols: Sequence[dict], **kwargs
 ) -> list[list[Tensor]]:
-    """Images of :func:`stylize` over a grid of config changes: ``rows[i] | cols[j]``.
+    """Images of :func:`transfer` over a grid of config changes: ``rows[i] | cols[j]``.
 
     For the lessons' comparison figures, e.g. style layer sets (rows) against alpha/beta
-    ratios (columns). A style-layer change without weights gets equal weights 1/L.
+    ratios (columns). A style-layer change without weights gets the weights the preset gives
+    those layers (:func:`stylelib.config.style_layer_weights`).
     """
     grid = []
     for row in rows:
         line = []
         for col in cols:
             changes = {**row, **col}
+            cell = config
             if "style_layers" in changes and "style_layer_weights" not in changes:
-                n = len(changes["style_layers"])
-                changes["style_layer_weights"] = (1.0 / n,) * n
+                cell = with_style_layers(config, changes["style_layers"])
             kwargs.setdefault("progress", False)
-            line.append(stylize(content, style, replace(config, **changes), **kwargs).image)
+            line.append(transfer(content, style, replace(cell, **changes), **kwargs).image)
         grid.append(line)
     return grid
 
@@ -315,7 +298,7 @@ def level_sizes(size: int, scales: int) -> list[int]:
     return [round(size / 2 ** (scales - 1 - i)) for i in range(scales)]
 
 
-def stylize(
+def transfer(
     content,
     style,
     config: GatysConfig | None = None,
@@ -412,7 +395,7 @@ def stylize(
 
 @dataclass
 class _Run:
-    """What every level of one :func:`stylize` call shares: network, settings, bookkeeping."""
+    """What every level of one :func:`transfer` call shares: network, settings, bookkeeping."""
 
     net: VGGFeatures
     config: GatysConfig
@@ -635,13 +618,13 @@ def _numbered(path: str | Path, step: int) -> Path:
 def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="stylize", unit="step", disable=not enabled, leave=False)
+    return tqdm(total=total, desc="transfer", unit="step", disable=not enabled, leave=False)
 
 
 def extractor(config: GatysConfig) -> VGGFeatures:
     """The whole-network extractor a config asks for (arch, weights, pooling, normalisation).
 
-    Cached: the lessons and the widgets call :func:`stylize` often.
+    Cached: the lessons and the widgets call :func:`transfer` often.
     """
     return _extractor(
         config.arch, str(config.weights), config.pooling, config.seed, config.normalize_network
@@ -656,7 +639,7 @@ def _extractor(arch: str, weights: str, pooling: str, seed: int, normalize: bool
 
 
 __all__ = [
-    "stylize",
+    "transfer",
     "reconstruct_content",
     "synthesize_texture",
     "sweep",
@@ -668,3 +651,7 @@ __all__ = [
     "make_targets",
     "Diverged",
 ]
+
+# The verb of each method: Gatys' optimisation *transfers* a style (``stylelib transfer``);
+# Johnson's network *stylizes* (``stylelib stylize``). The old name goes in the next release.
+stylize = renamed(transfer, "stylelib.optimize.stylize", "stylelib.optimize.transfer")

@@ -37,7 +37,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,27 +48,24 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import __version__
+from .checkpoints import (
+    check_model_path,
+    check_resumable,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    training_state,
+)
 from .config import JohnsonConfig
 from .data import resolve_image
-from .env import pick_device
-from .errors import ImageError, OutputError, StylelibError
-from .files import atomic_write
+from .deprecation import moved
+from .devices import pick_device
+from .errors import Diverged, ImageError, StylelibError
 from .images import IMAGE_EXTENSIONS, load_image
-from .losses import content_loss, style_loss, total_variation
-from .optimize import Diverged, style_gram
-from .transformer import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
-    CheckpointError,
-    TransformerNet,
-    load_checkpoint,
-)
+from .losses import content_loss, style_gram, style_loss, total_variation
+from .transformer import TransformerNet
 from .vgg import VGGFeatures, layer_table
-
-# Config fields a resumed run may change: they do not alter the arithmetic of a step.
-RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "device", "workers")
-MODEL_SUFFIXES = (".pt", ".pth")
 
 
 class DataError(StylelibError, ValueError):
@@ -217,7 +214,7 @@ def style_targets(net: VGGFeatures, style: Tensor, config: JohnsonConfig) -> dic
     """Gram matrices ``(1, C, C)`` of the style image at every style layer.
 
     With ``normalization="gatys"`` the unnormalised Gram is rescaled to the number of
-    positions of an ``image_size`` crop (:func:`stylelib.optimize.style_gram`).
+    positions of an ``image_size`` crop (:func:`stylelib.losses.style_gram`).
     """
     feats = net(style, layers=config.style_layers)
     shapes = {r["name"]: r["output"] for r in layer_table(config.arch, config.image_size, False)}
@@ -266,7 +263,7 @@ def perceptual_loss(
     return torch.stack(list(parts.values())).sum(), parts
 
 
-# --- checkpoints ---------------------------------------------------------------------------
+# --- what a resumed run must see again ------------------------------------------------------
 
 
 def style_digest(style: object, image: Tensor) -> str:
@@ -277,91 +274,6 @@ def style_digest(style: object, image: Tensor) -> str:
     pixels = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
     header = "x".join(map(str, pixels.shape)).encode()
     return hashlib.sha256(header + pixels.numpy().tobytes()).hexdigest()
-
-
-def rng_state() -> dict:
-    """The global generators of torch, numpy and Python, in a ``weights_only``-safe form."""
-    # The legacy global generator is the one user code and libraries may draw from.
-    _, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "gauss": float(gauss),
-        },
-        "python": random.getstate(),
-    }
-
-
-def set_rng_state(state: dict) -> None:
-    """Restore :func:`rng_state`'s generators (CUDA only where there is a GPU)."""
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, n["pos"], n["has_gauss"], n["gauss"]))  # noqa: NPY002
-    random.setstate(state["python"])
-
-
-def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Write ``state`` with ``torch.save`` atomically: a temp file, fsync, then os.replace.
-
-    A crash or SIGKILL at any moment leaves either the old file or the new one, never half.
-    """
-    target = Path(path)
-    with atomic_write(target) as f:
-        torch.save(state, f)
-    return target
-
-
-def config_from_checkpoint(checkpoint: dict) -> JohnsonConfig:
-    """The :class:`JohnsonConfig` a checkpoint was trained with."""
-    names = {f.name for f in fields(JohnsonConfig)}
-    saved = checkpoint["config"]
-    return JohnsonConfig(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names}
-    )
-
-
-def check_resumable(
-    checkpoint: dict, config: JohnsonConfig, style_sha: str, data_sha: str, path
-) -> None:
-    """Refuse, in one line, to resume with another style, config or set of training files."""
-    if checkpoint["style_sha256"] != style_sha:
-        raise CheckpointError(
-            f"cannot resume '{path}': it was trained on a style image with SHA-256 "
-            f"{checkpoint['style_sha256'][:12]}..., this style has {style_sha[:12]}...; "
-            "pass the same style image"
-        )
-    saved = asdict(config_from_checkpoint(checkpoint))
-    now = asdict(config)
-    changed = [k for k in now if k not in RESUME_MAY_CHANGE and saved[k] != now[k]]
-    if changed:
-        diffs = ", ".join(f"{k} {saved[k]!r} -> {now[k]!r}" for k in changed)
-        raise CheckpointError(
-            f"cannot resume '{path}' with other settings ({diffs}); use the checkpoint's "
-            f"settings (only {', '.join(RESUME_MAY_CHANGE)} may change) or start a new run"
-        )
-    if checkpoint["data"]["files_sha256"] != data_sha:
-        raise CheckpointError(
-            f"cannot resume '{path}': the training folder changed (it had "
-            f"{checkpoint['data']['files']} files); an exact continuation needs the same files"
-        )
-
-
-def _to_cpu(obj):
-    """Tensors in nested dicts/lists moved to the CPU: checkpoints load on any device."""
-    if isinstance(obj, Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -426,28 +338,6 @@ class TrainResult:
     message: str = ""
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)
-
-
-def check_model_path(
-    path: str | os.PathLike, *, overwrite: bool = False, resume: str | os.PathLike | None = None
-) -> Path:
-    """Check, before any work, that a checkpoint can be written at ``path``; return it."""
-    target = Path(path).expanduser().resolve()
-    if target.suffix.lower() not in MODEL_SUFFIXES:
-        raise OutputError(f"model file '{target}' should end in .pt or .pth, e.g. mosaic.pth")
-    if target.is_dir():
-        raise OutputError(f"'{target}' is a folder; give a file name such as mosaic.pth")
-    if not target.parent.is_dir():
-        raise OutputError(f"output folder '{target.parent}' does not exist; create it first")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{target.parent}' is not writable; choose another")
-    continuing = resume is not None and Path(resume).expanduser().resolve() == target
-    if target.exists() and not (overwrite or continuing):
-        raise OutputError(
-            f"'{target}' already exists; continue it with --resume {target.name}, choose "
-            "another name, or pass --overwrite to start again"
-        )
-    return target
 
 
 def train(
@@ -518,7 +408,7 @@ class _Training:
         style_image = resolve_image(style, size=config.style_size)
         self.style_sha = style_digest(style, style_image)
         self.style_name = str(style) if not isinstance(style, Tensor) else "tensor"
-        checkpoint = load_checkpoint(resume) if resume else None
+        checkpoint = load_checkpoint(resume, resume=True) if resume else None
         if checkpoint:
             check_resumable(
                 checkpoint, config, self.style_sha, self.data_info["files_sha256"], resume
@@ -656,28 +546,24 @@ class _Training:
         if self.output is None or self.procs.rank != 0:
             return
         config = self.config
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "stylelib_version": __version__,
-            "torch_version": str(torch.__version__),
-            "config": asdict(config),
-            "model": _to_cpu(self.model.state_dict()),
-            "optimizer": _to_cpu(self.optimizer.state_dict()),
-            "step": self.step,
-            "data": {
+        state = training_state(
+            config,
+            self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            data={
                 **self.data_info,
                 "seed": config.seed,
                 "samples_seen": self.step * config.batch_size,  # the sampler position
                 "skipped": list(self.skipped),
             },
-            "rng": rng_state(),
-            "style": self.style_name,
-            "style_sha256": self.style_sha,
-            "world_size": self.procs.world_size,
-            "history": self.history,
-            "seconds": self.history[-1]["seconds"] if self.history else self.seconds0,
-        }
+            rng=rng_state(),
+            style=self.style_name,
+            style_sha256=self.style_sha,
+            world_size=self.procs.world_size,
+            history=self.history,
+            seconds=self.history[-1]["seconds"] if self.history else self.seconds0,
+        )
         save_checkpoint(state, self.output)
 
     def _message(self, stopped: str, updating: bool, first_step: int, seconds: float) -> str:
@@ -719,9 +605,16 @@ __all__ = [
     "list_images",
     "CropDataset",
     "ShardSampler",
-    "save_checkpoint",
-    "config_from_checkpoint",
-    "check_resumable",
     "DataError",
     "UnreadableImageWarning",
 ]
+
+# Moved to stylelib.checkpoints, the one module of the checkpoint format.
+__getattr__ = moved(
+    __name__,
+    {
+        "config_from_checkpoint": "stylelib.checkpoints:config_from_checkpoint",
+        "MODEL_SUFFIXES": "stylelib.checkpoints:SUFFIXES",
+        "RESUME_MAY_CHANGE": "stylelib.checkpoints:RESUME_MAY_CHANGE",
+    },
+)

@@ -48,15 +48,15 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import StylelibError
+from .checkpoints import CheckpointError, load_checkpoint
+from .deprecation import moved
+from .errors import one_line
 
 Norm = Literal["instance", "batch"]
 Upsample = Literal["resize", "transpose"]
@@ -69,13 +69,6 @@ DEFAULT_PARAMETERS = 1_679_235
 STRIDE = 4
 # The 9x9 convolution reflects 4 px, and reflection needs more pixels than it pads.
 MIN_SIDE = 5
-# What ``train`` writes; ``from_checkpoint`` refuses other files by these two keys.
-CHECKPOINT_FORMAT = "stylelib-johnson-transformer"
-CHECKPOINT_VERSION = 1
-
-
-class CheckpointError(StylelibError):
-    """A file that is not a TransformerNet checkpoint, or one that does not fit this run."""
 
 
 def _norm_layer(kind: str, channels: int) -> nn.Module:
@@ -211,58 +204,16 @@ class TransformerNet(nn.Module):
                 explained in one line.
         """
         checkpoint = load_checkpoint(path, map_location)
-        config = checkpoint.get("config") or {}
+        config = checkpoint["config"]
         try:
             net = cls(config.get("transformer_norm", "instance"), config.get("upsample", "resize"))
             net.load_state_dict(checkpoint["model"])
         except (KeyError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[-1].strip() if str(exc) else repr(exc)
             raise CheckpointError(
                 f"'{path}': its weights do not fit the TransformerNet its config describes "
-                f"({first[:160]}); the file was changed or written by another program"
+                f"({one_line(exc, limit=160)}); the file was changed or written by another program"
             ) from None
         return net.eval()
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint of :func:`stylelib.train.train` and check its format.
-
-    The file is read with ``weights_only=True`` (no code can run from it). It must be a dict
-    with ``format == CHECKPOINT_FORMAT`` and a ``format_version`` this library understands.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(f"model file not found: '{path}'; train one with `stylelib train`")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # zip, pickle and torch errors all mean "not our file"
-        raise CheckpointError(
-            f"'{path}' is not a PyTorch checkpoint ({type(exc).__name__}); "
-            "pass a model file written by `stylelib train`"
-        ) from None
-    if not isinstance(obj, Mapping) or obj.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"'{path}' {_what_it_is(obj)}; pass a model from `stylelib train`")
-    if obj.get("format_version", 0) > CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"'{path}' was written by a newer stylelib ({obj.get('stylelib_version')}, format "
-            f"{obj['format_version']}); upgrade stylelib to read it"
-        )
-    return dict(obj)
-
-
-def _what_it_is(obj: object) -> str:
-    """A few words on a file that is not a TransformerNet checkpoint."""
-    if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
-        keys = list(obj)
-        hint = ""
-        if any(k.startswith(("features.", "classifier.")) for k in keys):
-            hint = ", VGG weights"
-        elif any(k.startswith(("conv1.conv2d", "deconv", "in1.")) for k in keys):
-            hint = ", another project's transformer (e.g. pytorch/examples fast_neural_style)"
-        return f"holds a bare state dict of {len(keys)} tensors{hint}, not a stylelib checkpoint"
-    if isinstance(obj, Mapping):
-        return f"is a checkpoint of another format ({obj.get('format', 'no format key')!r})"
-    return f"holds a {type(obj).__name__}, not a stylelib TransformerNet checkpoint"
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -311,9 +262,16 @@ def stylize_image(
 
 __all__ = [
     "TransformerNet",
-    "CheckpointError",
-    "load_checkpoint",
     "count_parameters",
     "parameter_table",
     "stylize_image",
 ]
+
+# The checkpoint format has its own module now.
+__getattr__ = moved(
+    __name__,
+    {
+        "CHECKPOINT_FORMAT": "stylelib.checkpoints:FORMAT",
+        "CHECKPOINT_VERSION": "stylelib.checkpoints:VERSION",
+    },
+)

@@ -241,6 +241,15 @@ def cached_file(arch: str, source: str = "imagenet") -> Path | None:
     return None
 
 
+def best_available(arch: str = "vgg19") -> str:
+    """``"imagenet"`` when torchvision's file for ``arch`` is in the cache, else ``"random"``.
+
+    The default of everything that must run without a download: the lessons, ``stylelib
+    demo`` and the control panel. Each says in its own words what random weights mean.
+    """
+    return "imagenet" if cached_file(arch) else "random"
+
+
 # --- loading -------------------------------------------------------------------------------
 
 

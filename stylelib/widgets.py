@@ -1,10 +1,10 @@
 """The control panel: Gatys style transfer with pickers, sliders and a live preview.
 
-:class:`ControlPanel` is :func:`stylelib.optimize.stylize` with its arguments on widgets. Run
+:class:`ControlPanel` is :func:`stylelib.optimize.transfer` with its arguments on widgets. Run
 reads the widgets once into a :class:`~stylelib.config.GatysConfig` (:meth:`ControlPanel.config`)
-and starts ``stylize`` in a background thread, so the notebook stays responsive; its
+and starts ``transfer`` in a background thread, so the notebook stays responsive; its
 ``callback`` updates the preview, the loss curves and the status line every few steps, and
-returns True once Stop was pressed, which makes ``stylize`` return the best image so far.
+returns True once Stop was pressed, which makes ``transfer`` return the best image so far.
 Changing a widget during a run changes the next run, never the running one.
 
 From a background thread, setting a widget's value reaches the browser but printing inside
@@ -33,12 +33,15 @@ import ipywidgets as w
 import torch
 from PIL import Image as PILImage
 
-from . import data, optimize, viz, weights
-from .config import GatysConfig, preset
-from .env import describe_device, pick_device, quick_mode
-from .errors import StylelibError
-from .images import load_image, save_image, to_pil
-from .vgg import layers as vgg_layers
+from . import data, optimize, weights
+from .config import GatysConfig, preset, style_layer_weights
+from .devices import describe_device, pick_device
+from .env import quick_mode
+from .errors import StylelibError, one_line
+from .figures import figure_png, image_png, plot_losses
+from .images import load_image, save_image
+from .layers import block_of
+from .layers import layers as vgg_layers
 
 PRESET_LABELS = {
     "gatys2016": "Gatys 2016, the paper",
@@ -57,8 +60,8 @@ _SHORT = {"description_width": "60px"}
 def _start_sizes(device: torch.device) -> tuple[int, int, int, int]:
     """(size, steps, largest size, most steps) to offer on ``device``.
 
-    CPU: 256 px and 100 L-BFGS steps take about a minute (0.55 s a step, see NOTES); a GPU
-    affords the paper's 512 px and the authors' 500 steps. Quick mode (CI): 48 px, 10 steps.
+    CPU: 256 px and 100 L-BFGS steps take about a minute (0.55 s a step on a 2-core CPU); a
+    GPU affords the paper's 512 px and the authors' 500 steps. Quick mode (CI): 48 px, 10 steps.
     """
     size, steps, largest, most = (256, 100, 512, 1000)
     if device.type != "cpu":
@@ -69,7 +72,7 @@ def _start_sizes(device: torch.device) -> tuple[int, int, int, int]:
 
 
 class ControlPanel:
-    """Widgets around :func:`~stylelib.optimize.stylize`; a cell ending in ``panel`` shows it.
+    """Widgets around :func:`~stylelib.optimize.transfer`; a cell ending in ``panel`` shows it.
 
     Args:
         config: the starting values; fields the panel does not show (``weights``, ``device``,
@@ -92,7 +95,7 @@ class ControlPanel:
         device = pick_device(config.device if config else "auto")
         size, steps, largest, most = _start_sizes(device)
         if config is None:
-            default_weights = "imagenet" if weights.cached_file("vgg19") else "random"
+            default_weights = weights.best_available("vgg19")
             config = replace(preset("gatys2016"), weights=default_weights, size=size, steps=steps)
         elif quick_mode():
             config = replace(config, size=min(config.size, size), steps=min(config.steps, steps))
@@ -138,10 +141,10 @@ class ControlPanel:
             upload.observe(lambda change, s=side: self._on_upload(s, change["new"]), names="value")
 
     def _build_settings(self, largest: int, most: int) -> None:
-        names = {layer.name for layer in vgg_layers(self._given.arch) if layer.kind != "pool"}
+        names = [layer.name for layer in vgg_layers(self._given.arch) if layer.kind != "pool"]
         layer_box = {"indent": False, "layout": w.Layout(width="88px")}
-        self.content_layers = {n: w.Checkbox(description=n, **layer_box) for n in _ordered(names)}
-        self.style_layers = {n: w.Checkbox(description=n, **layer_box) for n in _ordered(names)}
+        self.content_layers = {n: w.Checkbox(description=n, **layer_box) for n in names}
+        self.style_layers = {n: w.Checkbox(description=n, **layer_box) for n in names}
         log = {"style": _LABEL, "layout": w.Layout(width="440px"), "readout_format": ".3g"}
         # Ranges for Gatys' normalisation (Eqs. 1-5); the code preset's weights are 1 and 1.
         # The values are where a slider starts when its weight is switched on.
@@ -352,7 +355,7 @@ class ControlPanel:
             with PILImage.open(io.BytesIO(bytes(upload["content"]))) as img:
                 image = load_image(img)
         except (StylelibError, OSError, ValueError) as e:  # PIL: UnidentifiedImageError
-            self._say(f"cannot read {upload['name']}: {_one_line(e)}", error=True)
+            self._say(f"cannot read {upload['name']}: {one_line(e, with_type=True)}", error=True)
             return
         self._picker(side).value = self._add_source(side, f"uploaded: {upload['name']}", image)
 
@@ -363,10 +366,10 @@ class ControlPanel:
 
         def load() -> None:
             try:
-                png = _png(data.resolve_image(source, size=THUMBNAIL))
+                png = image_png(data.resolve_image(source, size=THUMBNAIL))
             except Exception as e:  # DataUnavailable, a bad file: one line, no traceback
                 png = _placeholder(1, 1)
-                self._say(f"{side} image: {_one_line(e)}", error=True)
+                self._say(f"{side} image: {one_line(e, with_type=True)}", error=True)
             if picker.value == chosen:  # the student may have picked another one meanwhile
                 thumb.value = png
 
@@ -393,7 +396,7 @@ class ControlPanel:
             try:
                 job = _Job(self.config(), self._source("content"), self._source("style"))
             except (ValueError, StylelibError) as e:
-                self._say(_one_line(e), error=True)
+                self._say(one_line(e, with_type=True), error=True)
                 return False
             self._busy = True
             self._stop.clear()
@@ -422,7 +425,7 @@ class ControlPanel:
         return not self._busy
 
     def _work(self, job: _Job, every: int) -> None:
-        """The background thread: load the images, stylize, show the result; never raises."""
+        """The background thread: load the images, transfer, show the result; never raises."""
         try:
             content = data.resolve_image(job.content, size=job.config.size)
             style = data.resolve_image(job.style, size=job.config.size)
@@ -441,7 +444,9 @@ class ControlPanel:
                     )
                 return self._stop.is_set()
 
-            result = optimize.stylize(content, style, job.config, callback=callback, progress=False)
+            result = optimize.transfer(
+                content, style, job.config, callback=callback, progress=False
+            )
             self.result = result
             self._show(result.image, result.history)
             best = min((r["loss"] for r in result.history), default=float("nan"))
@@ -450,18 +455,18 @@ class ControlPanel:
                 error=result.stopped == "diverged",
             )
         except Exception as e:  # an unknown layer, a failed download, ...: one line
-            self._say(_one_line(e), error=True)
+            self._say(one_line(e, with_type=True), error=True)
         finally:
             with self._lock:  # a press of Run from now on starts the next run
                 self._show_running(False)
                 self._busy = False
 
     def _show(self, image: torch.Tensor, history: list[dict]) -> None:
-        self.preview.value = _png(image)
+        self.preview.value = image_png(image)
         if history:
-            figure = viz.plot_losses(history, title="weighted loss terms")
+            figure = plot_losses(history, title="weighted loss terms")
             figure.set_size_inches(5.0, 3.0)
-            self.loss_plot.value = _figure_png(figure)
+            self.loss_plot.value = figure_png(figure, dpi=96)
 
     def _show_running(self, running: bool) -> None:
         self.run_button.disabled = running
@@ -486,7 +491,7 @@ class ControlPanel:
         try:
             saved = save_image(self.result.image, path, inputs=self._last_inputs + chosen)
         except StylelibError as e:
-            self._say(_one_line(e), error=True)
+            self._say(one_line(e, with_type=True), error=True)
             return None
         self._say(f"saved {saved}")
         return saved
@@ -505,22 +510,6 @@ class ControlPanel:
 def control_panel(config: GatysConfig | None = None, **kwargs) -> ControlPanel:
     """A :class:`ControlPanel`; end a cell with it to show it."""
     return ControlPanel(config, **kwargs)
-
-
-def style_layer_weights(base: GatysConfig, layers: tuple[str, ...]) -> tuple[float, ...]:
-    """One weight w_l per ticked style layer, following the preset in ``base``.
-
-    The paper weighs its layers equally, so equal preset weights become 1/L over the ticked
-    layers. Per-layer weights (the authors' code: 1e3 / N_l², N_l channels) are kept for the
-    layers the preset lists; another layer takes the weight of a listed layer of its block
-    (the same N_l), or else the mean.
-    """
-    if len(set(base.style_layer_weights)) <= 1:
-        return (1.0 / len(layers),) * len(layers) if layers else ()
-    known = dict(zip(base.style_layers, base.style_layer_weights, strict=True))
-    by_block = {_block(name): weight for name, weight in known.items()}
-    mean = sum(known.values()) / len(known)
-    return tuple(known.get(n, by_block.get(_block(n), mean)) for n in layers)
 
 
 @dataclass(frozen=True)
@@ -549,20 +538,11 @@ def _builtin_choices(side: str) -> list[tuple[str, str]]:
     return photos + works + drawn if side == "content" else drawn + works + photos
 
 
-def _ordered(names: set[str]) -> list[str]:
-    """Layer names in forward order (conv1_1, relu1_1, conv1_2, ...)."""
-    return sorted(names, key=lambda n: (n[4:].split("_")[0], int(n.split("_")[1]), n[:4]))
-
-
-def _block(name: str) -> str:
-    return name[4:].split("_")[0]  # conv3_2 -> "3"
-
-
 def _layer_grid(boxes: dict[str, w.Checkbox]) -> w.VBox:
     """One row of checkboxes per VGG block."""
-    rows: dict[str, list] = {}
+    rows: dict[int, list] = {}
     for name, box in boxes.items():
-        rows.setdefault(_block(name), []).append(box)
+        rows.setdefault(block_of(name), []).append(box)
     return w.VBox(
         [
             w.HBox([w.HTML(f"block {b}", layout=w.Layout(width="60px")), *row])
@@ -593,30 +573,11 @@ def _box(width: int, height: int | None = None) -> w.Layout:
     )
 
 
-def _png(image: torch.Tensor) -> bytes:
-    buffer = io.BytesIO()
-    to_pil(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _figure_png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96)
-    return buffer.getvalue()
-
-
 def _placeholder(width: int, height: int) -> bytes:
     """A light grey PNG with the given aspect ratio, until there is something to show."""
     buffer = io.BytesIO()
     PILImage.new("RGB", (16 * width, 16 * height), (240, 240, 240)).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    if isinstance(e, (StylelibError, ValueError)) and text:
-        return text
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 __all__ = ["ControlPanel", "control_panel", "style_layer_weights", "PRESET_LABELS"]

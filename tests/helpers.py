@@ -1,4 +1,5 @@
-"""Helpers shared by the command-line tests (imported as ``from helpers import ...``)."""
+"""Helpers shared by the tests (imported as ``from helpers import ...``): the command line,
+and the device x dtype matrix of the numeric code."""
 
 from __future__ import annotations
 
@@ -23,3 +24,36 @@ def assert_one_line_error(code: int, err: str, fragment: str, *, alone: bool = F
     assert "Traceback" not in err
     if alone:
         assert err.strip() == lines[0], err
+
+
+def _device_dtypes() -> list:
+    """The devices x dtypes the numeric code must agree on; CUDA rows need a GPU (``-m gpu``)."""
+    import pytest
+    import torch
+
+    cpu = [("cpu", torch.float64), ("cpu", torch.float32), ("cpu", torch.bfloat16)]
+    on_gpu = [
+        pytest.mark.gpu,
+        pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+    ]
+    cuda = [
+        pytest.param("cuda", dtype, marks=on_gpu)
+        for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+    ]
+    return [pytest.param(d, t, id=f"{d}-{str(t)[6:]}") for d, t in cpu] + [
+        pytest.param(*p.values, marks=p.marks, id=f"cuda-{str(p.values[1])[6:]}") for p in cuda
+    ]
+
+
+DEVICE_DTYPES = _device_dtypes()
+
+
+def relative_error(got, reference) -> float:
+    """max |got - reference| / max |reference|, computed in float64 on the CPU."""
+    got, reference = got.detach().double().cpu(), reference.detach().double().cpu()
+    return float((got - reference).abs().max() / reference.abs().max().clamp(min=1e-30))
+
+
+# What each dtype's arithmetic keeps of a float64 answer (relative to its largest value): its
+# unit roundoff times the few hundred operations a sum over channels and positions takes.
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-2}

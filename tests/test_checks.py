@@ -1280,7 +1280,7 @@ def test_unknown_options_are_the_instructors_error():
 
 
 def test_time_limit_interrupts_and_restores_the_alarm_handler(monkeypatch):
-    monkeypatch.setattr(checks, "SLOW_SECONDS", 0.2)
+    monkeypatch.setattr(checks.harness, "SLOW_SECONDS", 0.2)  # where run() reads it
     handler = signal.getsignal(signal.SIGALRM)
 
     def forever(features):

@@ -6,7 +6,16 @@ from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from stylelib.config import PRESETS, GatysConfig, JohnsonConfig, describe, preset
+from stylelib.config import (
+    PRESETS,
+    GatysConfig,
+    JohnsonConfig,
+    describe,
+    equal_layer_weights,
+    preset,
+    style_layer_weights,
+    with_style_layers,
+)
 from stylelib.vgg import layer_names
 
 
@@ -74,3 +83,60 @@ def test_bad_values_are_explained():
         GatysConfig(steps=0)
     with pytest.raises(ValueError, match="unknown preset 'gatys'; choose one of"):
         preset("gatys")
+
+
+# --- the style-layer weights a preset gives new layers: one rule for every caller ----------
+
+
+def test_equal_layer_weights_are_the_papers():
+    assert equal_layer_weights(5, "gatys") == (0.2,) * 5  # Gatys et al. 2016, Fig. 3
+    assert equal_layer_weights(3, "johnson") == (1.0,) * 3  # Johnson et al. 2016, Eq. 5
+    assert equal_layer_weights(0, "gatys") == () == style_layer_weights(preset("gatys2016"), ())
+    with pytest.raises(ValueError, match="normalization='mean'"):
+        equal_layer_weights(2, "mean")
+
+
+def test_presets_with_equal_weights_give_their_normalisations_weights():
+    layers = ("relu1_1", "relu3_1", "relu5_1")
+    assert style_layer_weights(preset("gatys2016"), layers) == (1 / 3,) * 3
+    assert style_layer_weights(preset("johnson2016"), layers) == (1.0,) * 3
+    gatys_as_johnson = replace(preset("gatys2016"), normalization="johnson")
+    assert style_layer_weights(gatys_as_johnson, layers) == (1.0,) * 3
+
+
+def test_presets_with_per_layer_weights_keep_them_by_block():
+    code = preset("gatys2016-code")  # 1e3 / N_l^2 on relu1_1 ... relu5_1
+    weights = style_layer_weights(code, ("relu1_1", "relu1_2", "conv3_4"))
+    assert weights == (1e3 / 64**2, 1e3 / 64**2, 1e3 / 256**2)
+    tutorial = preset("pytorch-tutorial")  # 1 / C^2 on conv1_1 ... conv3_1: no block 4 or 5
+    mean = sum(tutorial.style_layer_weights) / 5
+    assert style_layer_weights(tutorial, ("conv2_2", "relu4_1")) == (1 / 128**2, mean)
+    with pytest.raises(KeyError, match="not a VGG layer name"):
+        style_layer_weights(code, ("fc7",))
+
+
+def test_with_style_layers_changes_layers_and_weights_together():
+    changed = with_style_layers(preset("gatys2016"), ["relu2_1", "relu4_1"])
+    assert changed.style_layers == ("relu2_1", "relu4_1")
+    assert changed.style_layer_weights == (0.5, 0.5)
+    assert replace(
+        changed, style_layers=preset("gatys2016").style_layers, style_layer_weights=(0.2,) * 5
+    ) == preset("gatys2016")
+
+
+def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
+    from stylelib import cli, optimize
+
+    layers, seen = ("relu1_1", "relu2_2"), []
+    monkeypatch.setattr(optimize, "transfer", lambda c, s, cfg, **k: seen.append(cfg))
+    for name in ("gatys2016", "gatys2016-code", "pytorch-tutorial"):
+        args = cli.build_parser().parse_args(
+            ["transfer", "c.png", "s.png", "-o", "o.png", "--preset", name]
+            + ["--style-layers", ",".join(layers)]
+        )
+        expected = style_layer_weights(preset(name), layers)
+        assert cli.config_from_args(args, GatysConfig).style_layer_weights == expected
+        seen.clear()
+        with pytest.raises(AttributeError):  # the stand-in returns None, which has no .image
+            optimize.sweep(None, None, preset(name), [{"style_layers": layers}], [{}])
+        assert seen[0].style_layer_weights == expected

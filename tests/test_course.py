@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import pytest
 
@@ -111,3 +112,18 @@ def test_solutions_get_full_marks_and_untouched_versions_zero(name, tmp_path):
     scores = course.scores(root, name)
     assert scores["ada"] and all(points > 0 for points in scores["ada"].values()), scores
     assert set(scores["bob"].values()) == {0}, scores
+
+
+def test_student_versions_keep_the_sources_cell_ids_and_validate():
+    import nbformat
+
+    for student in sorted(course.LESSONS.glob("*.ipynb")):
+        source = course.instructor_dir() / "source" / student.stem / student.name
+        nb = nbformat.read(student, as_version=4)
+        assert nb.nbformat_minor >= 5, student.name
+        ids = [cell.get("id") for cell in nb.cells]
+        assert ids == [cell.get("id") for cell in nbformat.read(source, as_version=4).cells]
+        assert all(ids) and len(set(ids)) == len(ids), student.name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # MissingIDFieldWarning would be raised here
+            nbformat.validate(nb)

@@ -1,31 +1,11 @@
-"""Device choice and the set-up report."""
+"""stylelib.env: quick mode, the lessons' budget, their weights and the set-up report."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
-from stylelib.env import pick_device, quick_mode, report
-
-
-def test_auto_picks_an_available_device():
-    device = pick_device("auto")
-    expected = (
-        "cuda"
-        if torch.cuda.is_available()
-        else ("mps" if torch.backends.mps.is_available() else "cpu")
-    )
-    assert device.type == expected
-
-
-def test_unavailable_device_is_explained(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(
-        ValueError, match="'cuda' is not available on this machine .* use device='auto'"
-    ):
-        pick_device("cuda")
-    with pytest.raises(ValueError, match="is not a device name"):
-        pick_device("gpu0")
+from stylelib import env, weights
+from stylelib.env import budget, quick_mode, report, vgg_weights
 
 
 def test_quick_mode(monkeypatch):
@@ -35,6 +15,23 @@ def test_quick_mode(monkeypatch):
     assert not quick_mode()
 
 
+def test_budget_is_the_quick_one_in_quick_mode_else_the_devices(monkeypatch):
+    monkeypatch.setenv("STYLELIB_QUICK", "1")
+    assert budget(quick=1, cpu=2, gpu=3) == 1
+    monkeypatch.setenv("STYLELIB_QUICK", "0")
+    expected = 2 if env.pick_device().type == "cpu" else 3
+    assert budget(quick=1, cpu=2, gpu=3) == expected
+
+
 def test_report_says_weights_are_missing():
     text = report()
     assert "vgg19 weights: MISSING" in text and "stylelib weights fetch" in text
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_lessons_use_imagenet_when_cached_else_random_and_say_so(monkeypatch, capsys, cached):
+    monkeypatch.setattr(weights, "cached_file", lambda arch, source="imagenet": cached or None)
+    assert weights.best_available("vgg16") == ("imagenet" if cached else "random")
+    assert vgg_weights("vgg16") == weights.best_available("vgg16")
+    said = capsys.readouterr().out
+    assert ("random ones" in said) == (not cached)

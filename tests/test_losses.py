@@ -11,6 +11,7 @@ import doctest
 
 import pytest
 import torch
+from helpers import DEVICE_DTYPES, TOLERANCE, relative_error
 
 from stylelib import losses
 from stylelib.losses import (
@@ -20,6 +21,7 @@ from stylelib.losses import (
     content_loss,
     gram_matrix,
     layer_style_loss,
+    style_gram,
     style_loss,
     total_loss,
     total_variation,
@@ -242,6 +244,19 @@ def test_gatys_layer_style_loss_is_invariant_to_tiling_when_target_is_rescaled()
     torch.testing.assert_close(layer_style_loss(tiled, 2 * a), layer_style_loss(f, a))
 
 
+@pytest.mark.parametrize("normalization", ["gatys", "johnson"])
+def test_style_gram_of_a_tiled_style_equals_the_tiled_images_gram(normalization):
+    # A style image tiled twice has the same statistics at twice the positions: its style
+    # Gram, made for an image of M_x positions, must not depend on how large the style was.
+    a = rand(1, 3, 2, 3, seed=3)
+    tiled = torch.cat([a, a], dim=3)
+    for positions in (6, 12, 30):
+        torch.testing.assert_close(
+            style_gram(a, positions, normalization), style_gram(tiled, positions, normalization)
+        )
+    torch.testing.assert_close(style_gram(a, 6, normalization), gram_matrix(a, normalization))
+
+
 def test_losses_of_a_batch_are_the_mean_of_each_image():
     f, p = rand(3, 2, 3, 3, seed=1), rand(3, 2, 3, 3, seed=2)
     for normalization in NORMALIZATIONS:
@@ -387,3 +402,32 @@ def test_unknown_tv_kind_lists_the_kinds():
 def test_tv_weight_without_tv_is_refused():
     with raises_one_line("tv_weight"):
         total_loss(torch.tensor(1.0), torch.tensor(1.0), alpha=1.0, beta=1.0, tv_weight=1.0)
+
+
+# --- Every device and dtype -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device, dtype", DEVICE_DTYPES)
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_losses_agree_with_float64_on_every_device_and_dtype(device, dtype, normalization):
+    """Each loss and its gradient on ``device`` in ``dtype`` against float64 on the CPU."""
+    f, p = rand(2, 4, 5, 6, seed=11), rand(2, 4, 5, 6, seed=12)
+    a = gram_matrix(rand(1, 4, 5, 6, seed=13), normalization)
+    losses_of = {
+        "gram": lambda f, p, a: gram_matrix(f, normalization).square().sum(),
+        "content": lambda f, p, a: content_loss(f, p, normalization),
+        "layer style": lambda f, p, a: layer_style_loss(f, a, normalization),
+        "tv": lambda f, p, a: total_variation(f[:, :3]),
+    }
+    tolerance = TOLERANCE[str(dtype)[6:]]
+    for name, loss in losses_of.items():
+        x64 = f.detach().clone().requires_grad_(True)
+        loss(x64, p.double(), a.double()).backward()
+        x = f.detach().to(device, dtype).clone().requires_grad_(True)
+        value = loss(x, p.to(device, dtype), a.to(device, dtype))
+        value.backward()
+        assert value.device.type == device and value.dtype == dtype, name
+        assert x.grad.device.type == device and x.grad.dtype == dtype, name
+        reference = loss(f.double(), p.double(), a.double())
+        assert relative_error(value, reference) < tolerance, name
+        assert relative_error(x.grad, x64.grad) < tolerance, name

@@ -1,4 +1,4 @@
-"""Tests for stylelib.optimize: the Gatys loop (``stylize``), its loss and its bookkeeping.
+"""Tests for stylelib.optimize: the Gatys loop (``transfer``), its loss and its bookkeeping.
 
 Every run is offline on the CPU with seeded random VGG19 weights, a 43x64 photo (chelsea), a
 64x64 procedural style and a few steps, so the whole file takes seconds. Oracles are
@@ -32,7 +32,7 @@ from stylelib.losses import (
     style_loss,
     total_variation,
 )
-from stylelib.optimize import evaluate, make_targets, stylize
+from stylelib.optimize import evaluate, make_targets, transfer
 from stylelib.vgg import IMAGENET_MEAN, VGGFeatures
 
 SIZE = 64  # long side of every run; chelsea is 43 x 64 at this size, the styles 64 x 64
@@ -72,7 +72,7 @@ def other_style() -> torch.Tensor:
 
 
 def net() -> VGGFeatures:
-    """The network ``stylize`` builds for ``config()``: random VGG19 of seed 0, average pooling
+    """The network ``transfer`` builds for ``config()``: random VGG19 of seed 0, average pooling
     (random weights are a function of the seed)."""
     return optimize.extractor(config())
 
@@ -80,7 +80,7 @@ def net() -> VGGFeatures:
 @functools.cache
 def run(cfg: GatysConfig) -> optimize.Result:
     """A plain run of chelsea in the mosaic style, shared by tests that only read it."""
-    return stylize(content(), style(), cfg, progress=False)
+    return transfer(content(), style(), cfg, progress=False)
 
 
 def score(image: torch.Tensor, cfg: GatysConfig) -> tuple[float, dict]:
@@ -122,7 +122,7 @@ class Captured(Exception):
 
 
 def capture_make_targets(monkeypatch: pytest.MonkeyPatch) -> dict:
-    """Make ``stylize`` stop at its first ``make_targets`` call, keeping the arguments."""
+    """Make ``transfer`` stop at its first ``make_targets`` call, keeping the arguments."""
     seen: dict = {}
 
     def spy(net, level_content, styles, blend, cfg):
@@ -167,7 +167,7 @@ def test_texture_synthesis_and_inversion_drop_the_unused_term():
 def test_adam_keeps_every_image_it_scores_in_range(monkeypatch):
     # projected gradient descent: after each Adam step the pixels are clamped to [0, 1]
     spy = EvaluateSpy(monkeypatch)
-    stylize(content(), style(), config(optimizer="adam", lr=0.3, steps=3), progress=False)
+    transfer(content(), style(), config(optimizer="adam", lr=0.3, steps=3), progress=False)
     assert len(spy.calls) == 5
     assert all(0.0 <= x.min() and x.max() <= 1.0 for x, _ in spy.calls)
     assert any((x == 0).any() or (x == 1).any() for x, _ in spy.calls[2:])  # clamp did bite
@@ -199,7 +199,7 @@ def test_steps_and_evaluations_are_counted(optimizer):
 
 def test_evaluations_in_the_history_match_the_calls_to_evaluate(monkeypatch):
     spy = EvaluateSpy(monkeypatch)
-    result = stylize(content(), style(), config(steps=3), progress=False)
+    result = transfer(content(), style(), config(steps=3), progress=False)
     assert len(spy.calls) == result.evaluations == 5
     # the first two calls (loss scale, step 1) both score the starting image
     assert torch.equal(spy.calls[0][0], spy.calls[1][0])
@@ -213,7 +213,7 @@ def test_seeded_runs_are_bit_identical_on_cpu():
     cfg = config(steps=3)
     first = run(cfg)
     torch.manual_seed(12345)  # the global RNG must not matter: the noise has its own seed
-    again = stylize(content(), style(), cfg, progress=False)
+    again = transfer(content(), style(), cfg, progress=False)
     assert torch.equal(first.image, again.image)
     assert without_seconds(first.history) == without_seconds(again.history)
 
@@ -354,7 +354,7 @@ def test_gamma_subtracts_the_gradient_of_the_style_loss_against_the_content():
 
 def test_blend_one_zero_equals_the_first_style_alone():
     cfg = config(steps=3)
-    blended = stylize(content(), [style(), other_style()], cfg, blend=(1, 0), progress=False)
+    blended = transfer(content(), [style(), other_style()], cfg, blend=(1, 0), progress=False)
     alone = run(cfg)
     torch.testing.assert_close(blended.image, alone.image, rtol=0, atol=1e-6)
     assert without_seconds(blended.history) == without_seconds(alone.history)
@@ -362,7 +362,7 @@ def test_blend_one_zero_equals_the_first_style_alone():
 
 def test_blend_of_one_style_twice_equals_it_alone():
     cfg = config(steps=3)
-    twice = stylize(content(), [style(), style()], cfg, blend=(0.5, 0.5), progress=False)
+    twice = transfer(content(), [style(), style()], cfg, blend=(0.5, 0.5), progress=False)
     torch.testing.assert_close(twice.image, run(cfg).image, rtol=0, atol=1e-6)
 
 
@@ -375,7 +375,7 @@ def test_blend_mixes_the_grams_with_weights_normalised_to_sum_one(monkeypatch):
         torch.testing.assert_close(mixed[n], 0.25 * a[n] + 0.75 * b[n], rtol=1e-5, atol=0)
     seen = capture_make_targets(monkeypatch)
     with pytest.raises(Captured):
-        stylize(content(), [style(), other_style()], cfg, blend=(1, 3), progress=False)
+        transfer(content(), [style(), other_style()], cfg, blend=(1, 3), progress=False)
     assert seen["blend"] == pytest.approx([0.25, 0.75])
 
 
@@ -391,7 +391,7 @@ def test_blend_mixes_the_grams_with_weights_normalised_to_sum_one(monkeypatch):
 def test_bad_blend_weights_raise_value_error(monkeypatch, blend, words):
     spy = EvaluateSpy(monkeypatch)
     with pytest.raises(ValueError, match=words) as info:
-        stylize(content(), [style(), other_style()], config(), blend=blend, progress=False)
+        transfer(content(), [style(), other_style()], config(), blend=blend, progress=False)
     assert "\n" not in str(info.value) and spy.calls == []
 
 
@@ -401,7 +401,7 @@ def test_bad_blend_weights_raise_value_error(monkeypatch, blend, words):
 def test_two_scales_run_coarse_then_fine():
     steps = 2
     square = data.content_image("astronaut", size=SIZE)  # 64 x 64: 32 px is allowed at scale 1
-    result = stylize(square, style(), config(steps=steps, scales=2), progress=False)
+    result = transfer(square, style(), config(steps=steps, scales=2), progress=False)
     assert result.stopped == "finished", result.message
     assert result.image.shape == (1, 3, SIZE, SIZE)
     assert [r["size"] for r in result.history] == [32] * steps + [64] * steps
@@ -413,7 +413,7 @@ def test_two_scales_run_coarse_then_fine():
 def test_coarse_steps_set_the_steps_of_the_coarser_levels():
     square = data.content_image("astronaut", size=SIZE)
     cfg = config(steps=2, scales=2, coarse_steps=1)
-    result = stylize(square, style(), cfg, progress=False)
+    result = transfer(square, style(), cfg, progress=False)
     assert [r["size"] for r in result.history] == [32, 64, 64]
     assert result.steps == 3 and result.evaluations == (1 + 2) + (2 + 2)
 
@@ -426,7 +426,7 @@ def test_too_many_scales_are_refused_before_any_work(monkeypatch, image, scales)
     monkeypatch.setattr(optimize, "extractor", lambda *args: built.append(args))
     spy = EvaluateSpy(monkeypatch)
     with pytest.raises(ImageError, match="fewer scales") as info:
-        stylize(
+        transfer(
             data.content_image(image, size=SIZE), style(), config(scales=scales), progress=False
         )
     assert built == [] and spy.calls == []
@@ -451,7 +451,7 @@ def test_luminance_transfer_keeps_the_contents_colour_channels():
 def test_linear_colour_matching_gives_the_style_the_contents_colours(monkeypatch):
     seen = capture_make_targets(monkeypatch)
     with pytest.raises(Captured):
-        stylize(content(), style(), config(color="linear"), progress=False)
+        transfer(content(), style(), config(color="linear"), progress=False)
     (used,) = seen["styles"]
     mean_in, mean_style = content().mean(dim=(2, 3)), style().mean(dim=(2, 3))
     assert (mean_in - mean_style).abs().max() > 0.05  # the test needs a difference to remove
@@ -468,7 +468,7 @@ def test_histogram_colour_matching_runs_and_matches_the_contents_values(monkeypa
     assert result.image.shape == content().shape
     seen = capture_make_targets(monkeypatch)
     with pytest.raises(Captured):
-        stylize(content(), style(), config(color="histogram"), progress=False)
+        transfer(content(), style(), config(color="histogram"), progress=False)
     (used,) = seen["styles"]
     # the mosaic's flat panes and lead lines make its histogram steppy, so the quartiles
     # match closely but the tails (0.1, 0.9) only roughly: compare quartiles and means
@@ -487,7 +487,7 @@ def test_nan_loss_stops_with_the_best_image_so_far(monkeypatch):
     # calls: 1 loss scale, 2 step 1, 3 step 2, 4 step 3 -> NaN
     spy = EvaluateSpy(monkeypatch, nan_from=4)
     cfg = config(optimizer="adam", lr=0.05, steps=5)
-    result = stylize(content(), style(), cfg, progress=False)
+    result = transfer(content(), style(), cfg, progress=False)
     assert result.stopped == "diverged"
     assert result.steps == 2 and len(result.history) == 2
     assert "lr=0.05" in result.message and "lower" in result.message
@@ -497,7 +497,7 @@ def test_nan_loss_stops_with_the_best_image_so_far(monkeypatch):
 
 def test_an_absurd_lbfgs_step_diverges_without_an_exception(monkeypatch):
     spy = EvaluateSpy(monkeypatch)
-    result = stylize(content(), style(), config(lr=1e12, steps=4), progress=False)
+    result = transfer(content(), style(), config(lr=1e12, steps=4), progress=False)
     assert result.stopped == "diverged", result.message
     assert result.steps == 1 and "lower" in result.message
     # L-BFGS is scored at the clamped image, so the loss stays finite; the iterate flew off
@@ -507,7 +507,7 @@ def test_an_absurd_lbfgs_step_diverges_without_an_exception(monkeypatch):
 
 
 def test_lbfgs_divergence_message_names_the_learning_rate_it_was_given():
-    result = stylize(content(), style(), config(lr=1e6, steps=3), progress=False)
+    result = transfer(content(), style(), config(lr=1e6, steps=3), progress=False)
     assert result.stopped == "diverged"
     assert "lr" in result.message
 
@@ -521,7 +521,7 @@ def test_ctrl_c_in_the_callback_returns_the_best_image(monkeypatch):
             raise KeyboardInterrupt
 
     spy = EvaluateSpy(monkeypatch)
-    result = stylize(
+    result = transfer(
         content(), style(), config(optimizer="adam", steps=6), callback=callback, progress=False
     )
     assert result.stopped == "interrupted" and "interrupted" in result.message
@@ -539,7 +539,7 @@ def test_callback_returning_true_stops_with_the_best_image(monkeypatch):
 
     spy = EvaluateSpy(monkeypatch)
     cfg = config(steps=6)
-    result = stylize(content(), style(), cfg, callback=callback, progress=False)
+    result = transfer(content(), style(), cfg, callback=callback, progress=False)
     assert result.stopped == "stopped" and result.steps == 2 and len(result.history) == 2
     assert seen == [(1, content().shape, 1), (2, content().shape, 2)]
     # the image after step 2 is scored too, and the best of all scored images comes back
@@ -558,7 +558,7 @@ def test_save_every_writes_numbered_snapshots_and_no_temp_files(tmp_path):
     def callback(step, image, record):
         images[step] = image.clone()
 
-    stylize(
+    transfer(
         content(),
         style(),
         config(steps=4),
@@ -578,7 +578,7 @@ def test_snapshots_never_overwrite_the_content_file(tmp_path):
     save_image(content(), path)
     before = path.read_bytes()
     # the snapshot names carry .stepNNNNN, so save_path == the content path writes beside it
-    stylize(path, style(), config(steps=2), save_every=2, save_path=path, progress=False)
+    transfer(path, style(), config(steps=2), save_every=2, save_path=path, progress=False)
     assert path.read_bytes() == before
     assert (tmp_path / "photo.step00002.png").exists()
     # a content file that a snapshot *would* replace is refused
@@ -586,7 +586,7 @@ def test_snapshots_never_overwrite_the_content_file(tmp_path):
     save_image(content(), victim)
     before = victim.read_bytes()
     with pytest.raises(OutputError, match="refusing to overwrite"):
-        stylize(
+        transfer(
             victim,
             style(),
             config(steps=2),
@@ -600,7 +600,7 @@ def test_snapshots_never_overwrite_the_content_file(tmp_path):
 def test_an_unwritable_save_path_is_refused_before_any_work(monkeypatch, tmp_path):
     spy = EvaluateSpy(monkeypatch)
     with pytest.raises(OutputError):
-        stylize(
+        transfer(
             content(),
             style(),
             config(steps=2),
@@ -623,7 +623,7 @@ def test_content_init_starts_at_the_content():
 def test_an_init_tensor_is_where_the_run_starts():
     start = torch.rand(content().shape, generator=torch.Generator().manual_seed(5)) * 0.5 + 0.25
     cfg = config(steps=1, init="content")  # the tensor overrides the config's choice
-    result = stylize(content(), style(), cfg, init=start, progress=False)
+    result = transfer(content(), style(), cfg, init=start, progress=False)
     loss, _ = score(start, cfg)
     assert result.history[0]["loss"] == pytest.approx(loss, rel=1e-5)
     assert result.history[0]["content"]["relu4_2"] > 0.1  # not the content (which scores 0)
@@ -656,7 +656,7 @@ def test_an_unknown_style_layer_raises_layer_error_before_optimising(monkeypatch
     spy = EvaluateSpy(monkeypatch)
     cfg = config(style_layers=("relu1_1", "conv9_1"), style_layer_weights=(0.5, 0.5))
     with pytest.raises(LayerError, match="conv9_1") as info:
-        stylize(content(), style(), cfg, progress=False)
+        transfer(content(), style(), cfg, progress=False)
     assert spy.calls == [] and "\n" not in str(info.value)
 
 
@@ -666,7 +666,7 @@ def test_an_unknown_style_layer_raises_layer_error_before_optimising(monkeypatch
 def test_bf16_runs_on_cpu_and_lands_near_fp32():
     # Tolerance: the final loss (both images scored in fp32) within 10%; measured about 5%.
     fp32 = config(steps=10)
-    half = stylize(content(), style(), replace(fp32, precision="bf16"), progress=False)
+    half = transfer(content(), style(), replace(fp32, precision="bf16"), progress=False)
     assert half.stopped == "finished" and half.image.dtype == torch.float32
     assert half.history[0]["loss"] != run(fp32).history[0]["loss"]  # bf16 really was used
     assert torch.isfinite(half.image).all()
@@ -681,7 +681,7 @@ def test_bf16_runs_on_cpu_and_lands_near_fp32():
 
 def test_stopping_at_a_coarse_scale_still_delivers_the_requested_size():
     big = data.procedural_style("dots", size=128)
-    result = stylize(
+    result = transfer(
         big,
         style(),
         config(size=128, scales=2, steps=3),
@@ -695,12 +695,12 @@ def test_stopping_at_a_coarse_scale_still_delivers_the_requested_size():
 def test_a_wide_style_too_thin_at_the_smallest_scale_is_refused_before_work():
     wide = torch.rand(1, 3, 32, 256)
     with pytest.raises(ImageError, match="style image 1 would be 8 px on its short side"):
-        stylize(content(), wide, config(), progress=False)
+        transfer(content(), wide, config(), progress=False)
 
 
 def test_unknown_layers_are_refused_even_with_zero_weight():
     with pytest.raises(LayerError, match="no layer 'conv9_9'"):
-        stylize(
+        transfer(
             content(),
             style(),
             config(style_layers=("conv9_9",), style_layer_weights=(1.0,), style_weight=0.0),
@@ -730,7 +730,7 @@ def test_the_returned_image_is_the_one_whose_loss_was_reported(normalize, optimi
     # The raw network's transfer drives L-BFGS's iterate far outside [0, 1] (|x| up to 9
     # measured); the reported loss must still be that of the returned, valid image.
     cfg = config(steps=8, init="noise", optimizer=optimizer, normalize_network=normalize)
-    result = stylize(content(), style(), cfg, progress=False)
+    result = transfer(content(), style(), cfg, progress=False)
     net = optimize.extractor(cfg)
     targets = make_targets(net, content(), [style()], [1.0], cfg)
     with torch.no_grad():
@@ -819,3 +819,12 @@ def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
         )
     assert parts["style_total"] > 0.02 * ours and parts["content_total"] > 0.02 * ours
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+
+
+def test_the_old_name_stylize_still_works_for_one_release():
+    with pytest.warns(
+        DeprecationWarning, match=r"optimize\.stylize is now stylelib\.optimize\.transfer"
+    ):
+        old = optimize.stylize(content(), style(), config(steps=1), progress=False)
+    new = transfer(content(), style(), config(steps=1), progress=False)
+    assert torch.equal(old.image, new.image) and old.steps == new.steps == 1

@@ -16,12 +16,10 @@ import pytest
 import torch
 from torch import nn
 
+from stylelib.checkpoints import FORMAT, VERSION, CheckpointError
 from stylelib.errors import StylelibError
 from stylelib.transformer import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
     DEFAULT_PARAMETERS,
-    CheckpointError,
     ResidualBlock,
     TransformerNet,
     UpsampleConv,
@@ -144,8 +142,8 @@ def test_stylize_image_bf16_and_channels_last_agree_with_fp32(net):
 
 def write_checkpoint(path, model, **changes):
     state = {
-        "format": CHECKPOINT_FORMAT,
-        "format_version": CHECKPOINT_VERSION,
+        "format": FORMAT,
+        "format_version": VERSION,
         "config": {"transformer_norm": model.norm, "upsample": model.upsample},
         "model": model.state_dict(),
         **changes,
@@ -166,28 +164,8 @@ def test_from_checkpoint_rebuilds_the_architecture_from_its_config(tmp_path, nor
         assert torch.equal(loaded(x), model(x))
 
 
-def test_from_checkpoint_refuses_other_files_in_one_line(tmp_path):
-    model = TransformerNet()
-    cases = {
-        "missing.pth": (None, "model file not found"),
-        "vgg.pth": ({"features.0.weight": torch.zeros(1)}, "bare state dict of 1 tensors, VGG"),
-        "examples.pth": ({"conv1.conv2d.weight": torch.zeros(1)}, "pytorch/examples"),
-        "other.pth": ({"format": "something-else"}, "another format ('something-else')"),
-        "list.pth": ([1, 2], "holds a list"),
-    }
-    for name, (obj, fragment) in cases.items():
-        if obj is not None:
-            torch.save(obj, tmp_path / name)
-        with pytest.raises(CheckpointError) as info:
-            TransformerNet.from_checkpoint(tmp_path / name)
-        assert fragment in str(info.value) and "\n" not in str(info.value), str(info.value)
-    (tmp_path / "text.pth").write_text("hello")
-    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint"):
-        TransformerNet.from_checkpoint(tmp_path / "text.pth")
-    newer = write_checkpoint(tmp_path / "newer.pth", model, format_version=CHECKPOINT_VERSION + 1)
-    with pytest.raises(CheckpointError, match="newer stylelib"):
-        TransformerNet.from_checkpoint(newer)
-    lying = write_checkpoint(tmp_path / "lying.pth", model)
+def test_from_checkpoint_refuses_weights_its_config_does_not_describe(tmp_path):
+    lying = write_checkpoint(tmp_path / "lying.pth", TransformerNet())
     state = torch.load(lying, weights_only=True)
     state["config"]["upsample"] = "transpose"  # the weights are resize-conv's
     torch.save(state, lying)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+from helpers import DEVICE_DTYPES, TOLERANCE, relative_error
 from torch import nn
 from torchvision.models import vgg16, vgg19
 from torchvision.models.vgg import cfgs, make_layers
 
 from stylelib.errors import ImageError, LayerError
-from stylelib.vgg import VGGFeatures, layer_index, layer_names, layer_table, layers
+from stylelib.vgg import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    VGGFeatures,
+    layer_index,
+    layer_names,
+    layer_table,
+    layers,
+)
+
+# Read before conftest points TORCH_HOME at an empty folder for every test.
+REAL_TORCH_HOME = os.environ.get("TORCH_HOME")
 
 TORCHVISION_CFG = {"vgg16": "D", "vgg19": "E"}
 
@@ -35,7 +49,8 @@ def test_layer_map_matches_torchvision_modules(arch):
 
 
 def test_layer_indices_pinned():
-    # torchvision's vgg19().features: conv4_2 is module 21, its ReLU 22 (DESIGN.md).
+    # torchvision's vgg19().features: conv4_2 is module 21, its ReLU 22 (VGG-19 is column E of
+    # Simonyan & Zisserman 2015, Table 1).
     assert layer_index("conv4_2", "vgg19") == 21
     assert layer_index("relu4_2", "vgg19") == 22
     assert layer_index("conv5_1", "vgg19") == 28
@@ -185,3 +200,57 @@ def test_bad_tensor_input_is_explained():
         net(torch.rand(3, 64, 64))
     with pytest.raises(ImageError, match="NaN"):
         net(torch.full((1, 3, 64, 64), float("nan")))
+
+
+def test_block_of_reads_the_block_from_a_name():
+    from stylelib.layers import block_of
+
+    for layer in layers("vgg19"):  # the table's own blocks: the N-th pool ends block N
+        pools_before = sum(1 for other in layers("vgg19")[: layer.index] if other.kind == "pool")
+        assert block_of(layer.name) == pools_before + 1
+    for bad in ("fc7", "conv6_1", "relu_1", "poolx"):
+        with pytest.raises(KeyError, match="not a VGG layer name"):
+            block_of(bad)
+
+
+@pytest.mark.parametrize("device, dtype", DEVICE_DTYPES)
+def test_extractor_agrees_with_float64_on_every_device_and_dtype(device, dtype, image):
+    """Features and the image's gradient on ``device`` in ``dtype`` against float64 on the CPU."""
+    names = ["conv1_1", "relu2_1", "relu3_1", "pool4"]
+    reference = VGGFeatures("vgg19", weights="random", layers=names, pooling="avg").double()
+    net = VGGFeatures("vgg19", weights="random", layers=names, pooling="avg").to(device, dtype)
+    x64 = image.double().requires_grad_(True)
+    expected = reference(x64)
+    sum(f.square().mean() for f in expected.values()).backward()
+    x = image.to(device, dtype).requires_grad_(True)
+    out = net(x)
+    sum(f.square().mean() for f in out.values()).backward()
+    tolerance = TOLERANCE[str(dtype)[6:]]
+    for name in names:
+        assert out[name].device.type == device and out[name].dtype == dtype, name
+        assert relative_error(out[name], expected[name]) < tolerance, name
+    assert x.grad.dtype == dtype and relative_error(x.grad, x64.grad) < 10 * tolerance
+
+
+@pytest.mark.pretrained
+def test_imagenet_weights_in_the_real_cache_match_torchvision(monkeypatch):
+    """With torchvision's own VGG19 file in the user's cache (opt-in: ``-m pretrained``)."""
+    import torchvision
+
+    from stylelib import weights
+
+    if REAL_TORCH_HOME:
+        monkeypatch.setenv("TORCH_HOME", REAL_TORCH_HOME)
+    else:
+        monkeypatch.delenv("TORCH_HOME")
+    path = weights.cached_file("vgg19")
+    if path is None or not path.name.startswith("vgg19-dcbb9e9d"):
+        pytest.skip("torchvision's vgg19-dcbb9e9d.pth is not in the torch cache")
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    ours = VGGFeatures("vgg19", weights="imagenet", layers=["relu4_2"])(image)["relu4_2"]
+    tv = torchvision.models.vgg19()
+    tv.load_state_dict(torch.load(path, weights_only=True))
+    mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    normalised = (image - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    expected = tv.features[: layer_index("relu4_2") + 1].eval()(normalised)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)

@@ -17,7 +17,7 @@ from stylelib import data, optimize, widgets
 from stylelib.config import preset
 from stylelib.errors import LayerError
 from stylelib.images import save_image
-from stylelib.widgets import ControlPanel, control_panel, style_layer_weights
+from stylelib.widgets import ControlPanel, control_panel
 
 TIMEOUT = 120  # s; a run takes about a second, more on a loaded machine
 
@@ -55,10 +55,10 @@ def uploaded(name: str, content: bytes) -> tuple[dict]:
     )
 
 
-def spy_on_stylize(monkeypatch, before=None) -> list:
-    """Record the config of every stylize call; ``before(config)`` runs first, in the worker."""
+def spy_on_transfer(monkeypatch, before=None) -> list:
+    """Record the config of every transfer call; ``before(config)`` runs first, in the worker."""
     calls: list = []
-    real = optimize.stylize
+    real = optimize.transfer
 
     def spy(content, style, config, **kwargs):
         calls.append(config)
@@ -66,7 +66,7 @@ def spy_on_stylize(monkeypatch, before=None) -> list:
             before(config)
         return real(content, style, config, **kwargs)
 
-    monkeypatch.setattr(optimize, "stylize", spy)
+    monkeypatch.setattr(optimize, "transfer", spy)
     return calls
 
 
@@ -110,16 +110,6 @@ def test_preset_resets_fields(panel, config):
     assert panel.style_layers["relu1_1"].value and not panel.style_layers["conv1_1"].value
     panel.preset_picker.value = "gatys2016"
     assert panel.config() == config
-
-
-def test_code_preset_keeps_per_layer_weights():
-    base = preset("gatys2016-code")
-    weights = style_layer_weights(base, ("relu1_1", "relu1_2", "relu3_1"))
-    assert weights == (
-        base.style_layer_weights[0],
-        base.style_layer_weights[0],
-        base.style_layer_weights[2],
-    )
 
 
 def test_given_config_that_is_no_preset(config):
@@ -189,7 +179,7 @@ def test_stop_returns_the_best_image_so_far(panel):
 
 def test_double_run_starts_one_thread(panel, monkeypatch):
     states = []
-    calls = spy_on_stylize(monkeypatch, lambda _: states.append(panel.run_button.disabled))
+    calls = spy_on_transfer(monkeypatch, lambda _: states.append(panel.run_button.disabled))
     panel.run_button.click()
     panel.run_button.click()  # a second press during the run is ignored
     assert not panel.run()
@@ -207,7 +197,7 @@ def test_changing_widgets_mid_run_is_harmless(panel, monkeypatch):
         started.set()
         release.wait(TIMEOUT)
 
-    calls = spy_on_stylize(monkeypatch, hold)
+    calls = spy_on_transfer(monkeypatch, hold)
     panel.run()
     assert started.wait(TIMEOUT)
     panel.steps.value = 3
@@ -236,7 +226,7 @@ def test_worker_error_shows_one_line_and_reenables_run(panel, monkeypatch):
     def broken(*args, **kwargs):
         raise LayerError("vgg19 has no layer 'conv9_9'; its layers run from conv1_1 to relu5_4")
 
-    monkeypatch.setattr(optimize, "stylize", broken)
+    monkeypatch.setattr(optimize, "transfer", broken)
     panel.run_button.click()
     assert panel.wait(TIMEOUT)
     assert "vgg19 has no layer 'conv9_9'" in panel.status.value

@@ -1,13 +1,10 @@
-"""stylelib.viz: diagrams (graphviz sources and rendered files), figures, `stylelib diagram`."""
+"""stylelib.diagrams: graphviz sources, rendered files, and `stylelib diagram`."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 from collections import Counter
 
-import matplotlib
 import pytest
 import torch
 import torchvision
@@ -15,11 +12,9 @@ from helpers import assert_one_line_error as one_line_error
 from helpers import run_cli
 from torch import nn
 
-from stylelib import viz, weights
+from stylelib import diagrams, weights
 from stylelib.errors import LayerError, OutputError, StylelibError
 from stylelib.vgg import VGGFeatures, layers
-
-matplotlib.use("Agg")
 
 MAGIC = {".svg": b"<svg", ".png": b"\x89PNG", ".pdf": b"%PDF"}
 
@@ -39,20 +34,12 @@ def joins(dot) -> list[str]:
     return [head for head, n in Counter(head for _, head in edges(dot)).items() if n >= 2]
 
 
-def assert_labelled(fig, panels: int) -> None:
-    """A suptitle, exactly ``panels`` axes, and a title or an axis label on each."""
-    assert fig.get_suptitle()
-    assert len(fig.axes) == panels
-    for ax in fig.axes:
-        assert ax.get_title() or ax.get_xlabel() or ax.get_ylabel(), ax
-
-
 # --------------------------------------------------------------------------- vgg_diagram
 
 
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
 def test_vgg_diagram_names_every_conv_and_pool(arch):
-    source = viz.vgg_diagram(arch, 300).source
+    source = diagrams.vgg_diagram(arch, 300).source
     for layer in layers(arch):
         assert layer.name in source  # relus appear as "+ ReLU (relu1_1)" inside the conv box
     # seed 000's worked example: conv1_1 keeps 300 x 300, pool1 halves it
@@ -63,27 +50,27 @@ def test_vgg_diagram_names_every_conv_and_pool(arch):
 
 
 def test_vgg_diagram_classifier_toggles():
-    full = viz.vgg_diagram("vgg16").source
+    full = diagrams.vgg_diagram("vgg16").source
     assert "classifier — not used by style transfer" in full
     assert "fc6" in full and "102,764,544 parameters" in full and "138,357,544" in full
-    short = viz.vgg_diagram("vgg16", classifier=False).source
+    short = diagrams.vgg_diagram("vgg16", classifier=False).source
     assert "classifier" not in short and "fc6" not in short and "avgpool" not in short
     assert "14,714,688" in short and "pool5" in short
 
 
 def test_vgg_diagram_bad_arguments():
     with pytest.raises(LayerError, match="vgg16"):
-        viz.vgg_diagram("vgg11")
+        diagrams.vgg_diagram("vgg11")
     with pytest.raises(ValueError, match="rankdir"):
-        viz.vgg_diagram("vgg16", rankdir="up")
-    assert "<br/>" in viz.vgg_diagram("vgg19", rankdir="LR").source  # stacked labels
+        diagrams.vgg_diagram("vgg16", rankdir="up")
+    assert "<br/>" in diagrams.vgg_diagram("vgg19", rankdir="LR").source  # stacked labels
 
 
 # --------------------------------------------------------------------------- model_diagram
 
 
 def test_model_diagram_resnet18_shows_skips_and_shapes():
-    dot = viz.model_diagram(torchvision.models.resnet18(), (1, 3, 64, 64))
+    dot = diagrams.model_diagram(torchvision.models.resnet18(), (1, 3, 64, 64))
     source = dot.source
     assert "layer1.0.conv1" in source and "Conv2d 7×7/2, 3→64" in source
     assert "1×64×32×32" in source and "1×512×2×2" in source and "Linear 512→1000" in source
@@ -95,7 +82,7 @@ def test_model_diagram_resnet18_shows_skips_and_shapes():
 
 def test_model_diagram_googlenet_shows_inception_branches():
     model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
-    dot = viz.model_diagram(model, (1, 3, 64, 64))
+    dot = diagrams.model_diagram(model, (1, 3, 64, 64))
     assert "inception3a.branch4.1.conv" in dot.source and "1×256×8×8" in dot.source
     heads = Counter(head for _, head in edges(dot))
     cats = [name for name in joins(dot) if name.startswith("cat")]
@@ -117,7 +104,7 @@ class Untraceable(nn.Module):
 
 
 def test_model_diagram_falls_back_to_hooks_and_says_so():
-    dot = viz.model_diagram(Untraceable(), (1, 3, 32, 32))
+    dot = diagrams.model_diagram(Untraceable(), (1, 3, 32, 32))
     assert "could not trace" in dot.source and "linear chain" in dot.source
     assert "Conv2d 3×3/2, 3→8 · 1×8×16×16" in dot.source
     assert "AdaptiveAvgPool2d → 1×1 · 1×8×1×1" in dot.source
@@ -126,7 +113,7 @@ def test_model_diagram_falls_back_to_hooks_and_says_so():
 
 def test_model_diagram_of_the_repo_vgg_features():
     net = VGGFeatures("vgg16", weights="random", layers=["pool2"])
-    source = viz.model_diagram(net, (1, 3, 64, 64)).source
+    source = diagrams.model_diagram(net, (1, 3, 64, 64)).source
     assert "Conv2d 3×3, 64→128" in source and "1×128×16×16" in source
 
 
@@ -134,7 +121,7 @@ def test_model_diagram_leaves_the_model_as_it_was():
     model = torchvision.models.resnet18().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
-    viz.model_diagram(model, (1, 3, 32, 32))
+    diagrams.model_diagram(model, (1, 3, 32, 32))
     assert model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert torch.equal(rng, torch.get_rng_state())
@@ -142,8 +129,8 @@ def test_model_diagram_leaves_the_model_as_it_was():
 
 def test_model_diagram_wrong_input_and_max_nodes():
     with pytest.raises(StylelibError, match=r"cannot run on an input of shape \(1, 1, 64, 64\)"):
-        viz.model_diagram(torchvision.models.resnet18(), (1, 1, 64, 64))
-    dot = viz.model_diagram(torchvision.models.resnet18(), (1, 3, 32, 32), max_nodes=5)
+        diagrams.model_diagram(torchvision.models.resnet18(), (1, 1, 64, 64))
+    dot = diagrams.model_diagram(torchvision.models.resnet18(), (1, 3, 32, 32), max_nodes=5)
     assert "66 more nodes not drawn (max_nodes=5)" in dot.source
 
 
@@ -154,7 +141,7 @@ def test_autograd_diagram_shows_backward_functions(monkeypatch):
     monkeypatch.setattr(weights, "_warned_random", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        source = viz.autograd_diagram("vgg16", "relu1_2").source
+        source = diagrams.autograd_diagram("vgg16", "relu1_2").source
     for name in ("AccumulateGrad", "ConvolutionBackward", "ReluBackward", "SubBackward0"):
         assert name in source
     assert "image" in source and "(1, 3, 32, 32)" in source and "conv1_1" not in source
@@ -167,28 +154,30 @@ def test_autograd_diagram_shows_backward_functions(monkeypatch):
 
 @pytest.mark.parametrize("suffix", [".svg", ".png", ".pdf"])
 def test_save_diagram_formats(tmp_path, suffix):
-    path = viz.save_diagram(viz.vgg_diagram("vgg16", classifier=False), tmp_path / f"v{suffix}")
+    path = diagrams.save_diagram(
+        diagrams.vgg_diagram("vgg16", classifier=False), tmp_path / f"v{suffix}"
+    )
     assert path == tmp_path / f"v{suffix}"
     assert MAGIC[suffix] in path.read_bytes()[:1000]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
 
 def test_save_diagram_refuses_bad_paths(tmp_path):
-    dot = viz.vgg_diagram("vgg16")
+    dot = diagrams.vgg_diagram("vgg16")
     with pytest.raises(ValueError, match=r"\.svg, \.png or \.pdf"):
-        viz.save_diagram(dot, tmp_path / "v.jpg")
+        diagrams.save_diagram(dot, tmp_path / "v.jpg")
     with pytest.raises(OutputError, match="does not exist"):
-        viz.save_diagram(dot, tmp_path / "missing" / "v.svg")
+        diagrams.save_diagram(dot, tmp_path / "missing" / "v.svg")
     with pytest.raises(OutputError, match="is a folder"):
         (tmp_path / "d.svg").mkdir()
-        viz.save_diagram(dot, tmp_path / "d.svg")
+        diagrams.save_diagram(dot, tmp_path / "d.svg")
     assert [p.name for p in tmp_path.iterdir()] == ["d.svg"]
 
 
 def test_save_diagram_without_dot_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on PATH
     with pytest.raises(StylelibError) as info:
-        viz.save_diagram(viz.vgg_diagram("vgg16"), tmp_path / "v.svg")
+        diagrams.save_diagram(diagrams.vgg_diagram("vgg16"), tmp_path / "v.svg")
     message = str(info.value)
     assert "\n" not in message and "apt-get install graphviz" in message
     assert "conda install -c conda-forge graphviz" in message
@@ -202,116 +191,8 @@ def test_save_diagram_failed_render_keeps_the_old_file(tmp_path):
     old = tmp_path / "v.svg"
     old.write_text("old")
     with pytest.raises(StylelibError, match="dot could not render"):
-        viz.save_diagram(Broken(), old)
+        diagrams.save_diagram(Broken(), old)
     assert old.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["v.svg"]
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def images(n: int, size: int = 16) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(n)
-    return [torch.rand(1, 3, size, size + 4, generator=g) for _ in range(n)]
-
-
-def test_show_images_panels_and_titles():
-    fig = viz.show_images(images(3), ["content", "style", "result"], suptitle="x", ncols=2)
-    assert_labelled(fig, 3)  # the empty fourth slot is removed
-    assert [ax.get_title() for ax in fig.axes] == ["content", "style", "result"]
-    assert fig.axes[0].get_xticks().size == 0
-    fig = viz.show_images([torch.rand(3, 8, 8)], suptitle="one")
-    assert_labelled(fig, 1) and fig.axes[0].get_title() == "image 1"
-    with pytest.raises(ValueError, match="one each"):
-        viz.show_images(images(2), ["only one"], suptitle="x")
-
-
-def test_show_grid_row_and_column_labels():
-    rows = [images(3), images(3)]
-    fig = viz.show_grid(
-        rows,
-        row_titles=["α/β=1e-3", "α/β=1e-4"],
-        col_titles=["conv1_1", "conv2_1", "conv3_1"],
-        suptitle="grid",
-    )
-    assert_labelled(fig, 6)
-    axes = fig.axes
-    assert [ax.get_title() for ax in axes[:3]] == ["conv1_1", "conv2_1", "conv3_1"]
-    assert [axes[0].get_ylabel(), axes[3].get_ylabel()] == ["α/β=1e-3", "α/β=1e-4"]
-    with pytest.raises(ValueError, match="equal length"):
-        viz.show_grid(
-            [images(2), images(3)], row_titles=["a", "b"], col_titles=["c"] * 3, suptitle="x"
-        )
-    with pytest.raises(ValueError, match="row titles"):
-        viz.show_grid(rows, row_titles=["a"], col_titles=["c"] * 3, suptitle="x")
-
-
-def test_feature_maps_first_n_channels_each_normalised():
-    features = torch.randn(1, 20, 8, 8)
-    features[0, 1] = 5.0  # a constant channel must not divide by zero
-    fig = viz.feature_maps(features, n=16, title="relu1_1")
-    assert_labelled(fig, 16)
-    assert [ax.get_title() for ax in fig.axes[:2]] == ["channel 0", "channel 1"]
-    shown = fig.axes[0].images[0].get_array()
-    assert shown.min() == 0.0 and shown.max() == 1.0
-    assert "first 16 of 20 channels" in fig.get_suptitle()
-    assert_labelled(viz.feature_maps(torch.rand(3, 8, 8), n=16, title="t", ncols=2), 3)
-
-
-def history(tv: float = 0.0) -> list[dict]:
-    return [
-        {
-            "step": s,
-            "size": 64 if s <= 3 else 128,
-            "loss": 10.0 / s,
-            "content_total": 1.0 / s,
-            "style_total": 9.0 / s,
-            "tv_total": tv,
-        }
-        for s in range(1, 7)
-    ]
-
-
-def test_plot_losses_log_scale_and_zero_terms():
-    fig = viz.plot_losses(history(), title="losses")
-    assert_labelled(fig, 1)
-    ax = fig.axes[0]
-    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step"
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels[:3] == ["content_total", "style_total", "loss"] and "tv_total" not in labels
-    assert "tv_total" in ax.get_title()
-    assert "size 128 px" in [t.get_text() for t in ax.get_legend().get_texts()]
-    fig = viz.plot_losses(history(tv=-1.0), title="t", keys=("tv_total", "loss"), x="seconds")
-    assert fig.axes[0].get_yscale() == "linear"
-    with pytest.raises(ValueError, match="none of"):
-        viz.plot_losses(history(), title="t", keys=("nope",))
-
-
-def test_plot_loss_curves_compares_runs():
-    curves = {"L-BFGS": ([0.1, 0.5, 1.0], [9.0, 3.0, 1.0]), "Adam": ([0.1, 1.0], [9.0, 5.0])}
-    fig = viz.plot_loss_curves(curves, title="optimizers", xlabel="seconds", ylabel="loss")
-    assert_labelled(fig, 1)
-    ax = fig.axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == ["L-BFGS", "Adam"]
-    assert ax.get_yscale() == "log" and ax.get_xlabel() == "seconds"
-    with pytest.raises(ValueError, match="2 x values and 1 y values"):
-        viz.plot_loss_curves({"a": ([1, 2], [1])}, title="t", xlabel="x", ylabel="y")
-
-
-def test_figures_stay_out_of_pyplot():
-    import matplotlib.pyplot as plt
-
-    before = plt.get_fignums()
-    viz.show_images(images(1), suptitle="x")
-    assert plt.get_fignums() == before  # nothing to close, nothing shown twice in Jupyter
-
-
-def test_import_is_cheap():
-    code = (
-        "import sys, stylelib.viz; "
-        "print(sorted({'matplotlib', 'graphviz', 'torchviz'} & set(sys.modules)))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- CLI
@@ -357,9 +238,8 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, fragment):
 
 
 def test_cli_checkpoint_goes_through_model_diagram(tmp_path, capsys, monkeypatch):
-    transformer = pytest.importorskip("stylelib.transformer")
-    if not hasattr(transformer.TransformerNet, "from_checkpoint"):
-        pytest.skip("TransformerNet.from_checkpoint is not there yet")
+    from stylelib import transformer
+
     checkpoint = tmp_path / "m.pth"
     checkpoint.write_bytes(b"stand-in")
     loaded = []
@@ -373,15 +253,3 @@ def test_cli_checkpoint_goes_through_model_diagram(tmp_path, capsys, monkeypatch
     code, _, _ = run(capsys, "diagram", str(checkpoint), "-o", str(tmp_path / "m.svg"))
     assert code == 0 and loaded == [str(checkpoint)]
     assert "TransformerNet from m.pth" in (tmp_path / "m.svg").read_text()
-
-
-def test_show_matrix_labels_every_row_and_column():
-    from stylelib import viz
-
-    fig = viz.show_matrix(torch.eye(3), labels=["a", "b", "c"], title="identity")
-    ax = fig.axes[0]
-    assert fig._suptitle.get_text() == "identity"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
-    assert ax.get_xlabel() and ax.get_ylabel()
-    with pytest.raises(ValueError, match="N labels"):
-        viz.show_matrix(torch.eye(3), labels=["a"], title="x")

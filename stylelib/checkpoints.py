@@ -1,0 +1,285 @@
+"""The checkpoint format of ``stylelib train``: one module for writing, reading and resuming.
+
+A checkpoint is a ``torch.save`` dict that ``torch.load(..., weights_only=True)`` reads (no
+code can run from it). Every checkpoint holds what stylisation needs; a training run adds
+what an exact ``--resume`` needs::
+
+    format, format_version       FORMAT and VERSION below: what wrote it, and which layout
+    stylelib_version, torch_version
+    config                       the JohnsonConfig as a dict (lists for tuples)
+    model                        the network's state dict (on the CPU)
+    optimizer, step              Adam's state and the steps done
+    data                         files, files_sha256, seed, samples_seen, skipped
+    rng                          the torch, CUDA, numpy and Python generators (rng_state)
+    style, style_sha256          the style image's name and the digest a resume must match
+    world_size, history, seconds
+
+Writes are atomic (:func:`stylelib.files.atomic_write`): a run killed at any moment leaves
+the old file or the new one, never half of one. Reading validates the layout here, in one
+place (:func:`validate`), and refuses anything else with one :class:`CheckpointError` line.
+
+Example::
+
+    >>> import torch
+    >>> from stylelib.checkpoints import FORMAT, VERSION, validate
+    >>> state = {"format": FORMAT, "format_version": VERSION, "config": {},
+    ...          "model": {"w": torch.zeros(1)}}
+    >>> validate(state, "m.pth") is state
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import __version__
+from .config import JohnsonConfig
+from .errors import OutputError, StylelibError
+from .files import atomic_write
+
+# What ``stylelib train`` writes; readers refuse other files by these two keys.
+FORMAT = "stylelib-johnson-transformer"
+VERSION = 1
+SUFFIXES = (".pt", ".pth")
+# Config fields a resumed run may change: they do not alter the arithmetic of a step.
+RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "device", "workers")
+# What ``--resume`` reads beyond the model, and the type each must have.
+RESUME_KEYS = {
+    "optimizer": Mapping,
+    "step": int,
+    "data": Mapping,
+    "rng": Mapping,
+    "style_sha256": str,
+    "history": list,
+    "seconds": (int, float),
+}
+
+
+class CheckpointError(StylelibError):
+    """A file that is not a TransformerNet checkpoint, or one that does not fit this run."""
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def training_state(config: JohnsonConfig, model: Mapping, **run) -> dict:
+    """The dict a training run saves: format keys, versions, ``config`` and ``model`` (moved
+    to the CPU, so that the file loads on any device), and the run state in ``run``
+    (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...)."""
+    return {
+        "format": FORMAT,
+        "format_version": VERSION,
+        "stylelib_version": __version__,
+        "torch_version": str(torch.__version__),
+        "config": asdict(config),
+        "model": to_cpu(dict(model)),
+        **{k: to_cpu(v) for k, v in run.items()},
+    }
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
+    """Write ``state`` with ``torch.save`` atomically: a temp file, fsync, then os.replace.
+
+    A crash or SIGKILL at any moment leaves either the old file or the new one, never half.
+    """
+    target = Path(path)
+    with atomic_write(target) as f:
+        torch.save(state, f)
+    return target
+
+
+def to_cpu(obj):
+    """Tensors in nested dicts/lists moved to the CPU: checkpoints load on any device."""
+    if isinstance(obj, Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
+def check_model_path(
+    path: str | os.PathLike, *, overwrite: bool = False, resume: str | os.PathLike | None = None
+) -> Path:
+    """Check, before any work, that a checkpoint can be written at ``path``; return it."""
+    target = Path(path).expanduser().resolve()
+    if target.suffix.lower() not in SUFFIXES:
+        raise OutputError(f"model file '{target}' should end in .pt or .pth, e.g. mosaic.pth")
+    if target.is_dir():
+        raise OutputError(f"'{target}' is a folder; give a file name such as mosaic.pth")
+    if not target.parent.is_dir():
+        raise OutputError(f"output folder '{target.parent}' does not exist; create it first")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder '{target.parent}' is not writable; choose another")
+    continuing = resume is not None and Path(resume).expanduser().resolve() == target
+    if target.exists() and not (overwrite or continuing):
+        raise OutputError(
+            f"'{target}' already exists; continue it with --resume {target.name}, choose "
+            "another name, or pass --overwrite to start again"
+        )
+    return target
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    map_location: str | torch.device = "cpu",
+    *,
+    resume: bool = False,
+) -> dict:
+    """Read a checkpoint of :func:`stylelib.train.train` and :func:`validate` it.
+
+    The file is read with ``weights_only=True`` (no code can run from it). With ``resume``
+    it must also hold the run state that ``--resume`` continues from.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"model file not found: '{path}'; train one with `stylelib train`")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # zip, pickle and torch errors all mean "not our file"
+        raise CheckpointError(
+            f"'{path}' is not a PyTorch checkpoint ({type(exc).__name__}); "
+            "pass a model file written by `stylelib train`"
+        ) from None
+    return dict(validate(obj, path, resume=resume))
+
+
+def validate(obj: object, path: str | os.PathLike, *, resume: bool = False) -> Mapping:
+    """Return ``obj`` if it has the layout of a checkpoint (and, with ``resume``, the run
+    state); else raise :class:`CheckpointError` with one line saying what it is instead."""
+    if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' {_what_it_is(obj)}; pass a model from `stylelib train`")
+    version = obj.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(
+            f"'{path}' has format_version {version!r}, not a whole number; the file was "
+            "changed or written by another program"
+        )
+    if version > VERSION:
+        raise CheckpointError(
+            f"'{path}' was written by a newer stylelib ({obj.get('stylelib_version')}, format "
+            f"{version}); upgrade stylelib to read it"
+        )
+    expected = {"config": Mapping, "model": Mapping, **(RESUME_KEYS if resume else {})}
+    for key, kind in expected.items():
+        if key not in obj:
+            raise CheckpointError(
+                f"'{path}' has no {key!r}"
+                + (", which --resume needs; it was not written by a training run" if resume else "")
+                + "; pass a checkpoint written by `stylelib train`"
+            )
+        if isinstance(obj[key], bool) or not isinstance(obj[key], kind):
+            raise CheckpointError(
+                f"'{path}': its {key!r} is a {type(obj[key]).__name__}, which no checkpoint "
+                "holds; the file was changed or written by another program"
+            )
+    return obj
+
+
+def _what_it_is(obj: object) -> str:
+    """A few words on a file that is not a TransformerNet checkpoint."""
+    if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+        keys = list(obj)
+        hint = ""
+        if any(k.startswith(("features.", "classifier.")) for k in keys):
+            hint = ", VGG weights"
+        elif any(k.startswith(("conv1.conv2d", "deconv", "in1.")) for k in keys):
+            hint = ", another project's transformer (e.g. pytorch/examples fast_neural_style)"
+        return f"holds a bare state dict of {len(keys)} tensors{hint}, not a stylelib checkpoint"
+    if isinstance(obj, Mapping):
+        return f"is a checkpoint of another format ({obj.get('format', 'no format key')!r})"
+    return f"holds a {type(obj).__name__}, not a stylelib TransformerNet checkpoint"
+
+
+# --- resuming ------------------------------------------------------------------------------
+
+
+def config_from_checkpoint(checkpoint: Mapping) -> JohnsonConfig:
+    """The :class:`JohnsonConfig` a checkpoint was trained with."""
+    names = {f.name for f in fields(JohnsonConfig)}
+    saved = checkpoint["config"]
+    return JohnsonConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names}
+    )
+
+
+def check_resumable(
+    checkpoint: Mapping, config: JohnsonConfig, style_sha: str, data_sha: str, path
+) -> None:
+    """Refuse, in one line, to resume with another style, config or set of training files."""
+    if checkpoint["style_sha256"] != style_sha:
+        raise CheckpointError(
+            f"cannot resume '{path}': it was trained on a style image with SHA-256 "
+            f"{checkpoint['style_sha256'][:12]}..., this style has {style_sha[:12]}...; "
+            "pass the same style image"
+        )
+    saved = asdict(config_from_checkpoint(checkpoint))
+    now = asdict(config)
+    changed = [k for k in now if k not in RESUME_MAY_CHANGE and saved[k] != now[k]]
+    if changed:
+        diffs = ", ".join(f"{k} {saved[k]!r} -> {now[k]!r}" for k in changed)
+        raise CheckpointError(
+            f"cannot resume '{path}' with other settings ({diffs}); use the checkpoint's "
+            f"settings (only {', '.join(RESUME_MAY_CHANGE)} may change) or start a new run"
+        )
+    if checkpoint["data"]["files_sha256"] != data_sha:
+        raise CheckpointError(
+            f"cannot resume '{path}': the training folder changed (it had "
+            f"{checkpoint['data']['files']} files); an exact continuation needs the same files"
+        )
+
+
+def rng_state() -> dict:
+    """The global generators of torch, numpy and Python, in a ``weights_only``-safe form."""
+    # The legacy global generator is the one user code and libraries may draw from.
+    _, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: Mapping) -> None:
+    """Restore :func:`rng_state`'s generators (CUDA only where there is a GPU)."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, n["pos"], n["has_gauss"], n["gauss"]))  # noqa: NPY002
+    random.setstate(state["python"])
+
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CheckpointError",
+    "training_state",
+    "save_checkpoint",
+    "check_model_path",
+    "load_checkpoint",
+    "validate",
+    "config_from_checkpoint",
+    "check_resumable",
+    "rng_state",
+    "set_rng_state",
+]
