@@ -47,7 +47,8 @@ from .images import MIN_SIDE, check_output_path, load_image, resize, save_image
 from .losses import content_loss, gram_matrix, layer_style_loss, style_gram, total_variation
 from .vgg import VGGFeatures, layer_index
 
-Callback = Callable[[int, Tensor, dict], "bool | None"]
+# callback(step, image, record) after every step; True stops the run.
+TransferCallback = Callable[[int, Tensor, dict], "bool | None"]
 
 # L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see in_range);
 # in 100-step runs it strays to |x| <= 10. An iterate beyond this has diverged: its image is
@@ -305,7 +306,7 @@ def transfer(
     *,
     blend: Sequence[float] | None = None,
     init=None,
-    callback: Callback | None = None,
+    callback: TransferCallback | None = None,
     save_every: int = 0,
     save_path: str | Path | None = None,
     progress: bool = True,
@@ -400,7 +401,7 @@ class _Run:
     net: VGGFeatures
     config: GatysConfig
     result: Result
-    callback: Callback | None
+    callback: TransferCallback | None
     view: Callable[[Tensor], Tensor]
     save_every: int
     save_path: str | Path | None

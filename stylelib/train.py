@@ -310,7 +310,8 @@ def start_processes(device: str = "auto") -> Processes:
 
 # --- training ------------------------------------------------------------------------------
 
-Callback = Callable[[int, dict], "bool | None"]
+# callback(step, record) after every step; True stops the run.
+TrainCallback = Callable[[int, dict], "bool | None"]
 
 
 @dataclass
@@ -350,7 +351,7 @@ def train(
     overwrite: bool = False,
     tensorboard: str | os.PathLike | None = None,
     progress: bool = True,
-    callback: Callback | None = None,
+    callback: TrainCallback | None = None,
 ) -> TrainResult:
     """Train a :class:`TransformerNet` for one style (Johnson et al. 2016).
 
@@ -435,7 +436,7 @@ class _Training:
             self.ddp = DistributedDataParallel(self.model, device_ids=ids)
         self.saved_step = -1  # the step of the last checkpoint this run wrote
 
-    def loop(self, progress: bool, callback: Callback | None) -> TrainResult:
+    def loop(self, progress: bool, callback: TrainCallback | None) -> TrainResult:
         """Run from ``self.step`` to ``config.steps``, saving as configured; see :func:`train`."""
         from tqdm.auto import tqdm
 

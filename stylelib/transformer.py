@@ -67,8 +67,9 @@ UPSAMPLES: tuple[str, ...] = ("resize", "transpose")
 DEFAULT_PARAMETERS = 1_679_235
 # Two stride-2 convolutions: the spatial size must be a multiple of 2**2 on the way through.
 STRIDE = 4
-# The 9x9 convolution reflects 4 px, and reflection needs more pixels than it pads.
-MIN_SIDE = 5
+# The 9x9 convolution reflects 4 px, and reflection needs more pixels than it pads. (VGG's
+# own minimum, 32 px, is stylelib.images.MIN_SIDE.)
+MIN_INPUT_SIDE = 5
 
 
 def _norm_layer(kind: str, channels: int) -> nn.Module:
@@ -171,9 +172,9 @@ class TransformerNet(nn.Module):
                 "add a batch dimension with x.unsqueeze(0)"
             )
         h, w = image.shape[-2:]
-        if min(h, w) < MIN_SIDE:
+        if min(h, w) < MIN_INPUT_SIDE:
             raise ValueError(
-                f"TransformerNet needs at least {MIN_SIDE} px on each side (its 9x9 "
+                f"TransformerNet needs at least {MIN_INPUT_SIDE} px on each side (its 9x9 "
                 f"convolution reflects 4 px), got {h}x{w}; use a larger image"
             )
         pad_h, pad_w = -h % STRIDE, -w % STRIDE
@@ -267,11 +268,12 @@ __all__ = [
     "stylize_image",
 ]
 
-# The checkpoint format has its own module now.
+# Old names: the checkpoint format has its own module, and MIN_SIDE is VGG's in images.
 __getattr__ = moved(
     __name__,
     {
         "CHECKPOINT_FORMAT": "stylelib.checkpoints:FORMAT",
         "CHECKPOINT_VERSION": "stylelib.checkpoints:VERSION",
+        "MIN_SIDE": "stylelib.transformer:MIN_INPUT_SIDE",
     },
 )

@@ -172,3 +172,15 @@ def test_from_checkpoint_refuses_weights_its_config_does_not_describe(tmp_path):
     with pytest.raises(CheckpointError, match="do not fit the TransformerNet") as info:
         TransformerNet.from_checkpoint(lying)
     assert isinstance(info.value, StylelibError) and "\n" not in str(info.value)
+
+
+def test_the_smallest_input_is_named_apart_from_vggs():
+    from stylelib import images, transformer
+
+    assert transformer.MIN_INPUT_SIDE == 5 != images.MIN_SIDE
+    net = TransformerNet().eval()
+    assert net(rand(1, 3, 5, 5)).shape == (1, 3, 5, 5)
+    with pytest.raises(ValueError, match="at least 5 px"):
+        net(rand(1, 3, 4, 9))
+    with pytest.warns(DeprecationWarning, match="transformer.MIN_SIDE is now"):
+        assert transformer.MIN_SIDE == 5
