@@ -57,3 +57,63 @@ def relative_error(got, reference) -> float:
 # What each dtype's arithmetic keeps of a float64 answer (relative to its largest value): its
 # unit roundoff times the few hundred operations a sum over channels and positions takes.
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-2}
+
+
+# --- the exercise checks' catalogues ----------------------------------------------------------
+
+# Each check must reject at least this many wrong answers and accept this many right ones.
+MIN_WRONG, MIN_RIGHT = 5, 2
+
+
+def catalogue_cases(catalogue: dict) -> tuple[list, list]:
+    """``{name: (check, kwargs, [(wrong, keyword)], [right])}`` as pytest parameters."""
+    import pytest
+
+    wrong = [
+        pytest.param(check, kwargs, answer, keyword, id=f"{name}-{_name(answer)}")
+        for name, (check, kwargs, wrongs, _) in catalogue.items()
+        for answer, keyword in wrongs
+    ]
+    right = [
+        pytest.param(check, kwargs, answer, id=f"{name}-{_name(answer)}")
+        for name, (check, kwargs, _, rights) in catalogue.items()
+        for answer in rights
+    ]
+    return wrong, right
+
+
+def _name(answer) -> str:
+    return getattr(answer, "__name__", type(answer).__name__)
+
+
+def assert_rejected(check, kwargs: dict, wrong, keyword: str) -> str:
+    """The check fails ``wrong`` with one or two sentences that contain ``keyword``."""
+    import pytest
+
+    with pytest.raises(AssertionError) as info:
+        check(wrong, **kwargs)
+    message = str(info.value)
+    assert keyword in message, message
+    assert "\n" not in message and len(message) < 500, message
+    return message
+
+
+def assert_accepted(check, kwargs: dict, right, capsys) -> str:
+    """The check passes ``right`` and prints its one success line."""
+    check(right, **kwargs)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("✓ ") and "correct on" in line, line
+    assert line.splitlines() == [line]
+    return line
+
+
+def assert_catalogue_complete(catalogue: dict, module) -> None:
+    """Every ``check_*`` of ``module`` has at least MIN_WRONG wrong and MIN_RIGHT right answers."""
+    for name, (_, _, wrongs, rights) in catalogue.items():
+        assert len(wrongs) >= MIN_WRONG and len(rights) >= MIN_RIGHT, name
+    public = {
+        name
+        for name in getattr(module, "__all__", dir(module))
+        if name.startswith("check_") and getattr(module, name).__module__ == module.__name__
+    }
+    assert {check.__name__ for check, *_ in catalogue.values()} == public
