@@ -62,7 +62,7 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-
 # --- the exercise checks' catalogues ----------------------------------------------------------
 
 # Each check must reject at least this many wrong answers and accept this many right ones.
-MIN_WRONG, MIN_RIGHT = 5, 2
+MIN_WRONG, MIN_RIGHT = 6, 3
 
 
 def catalogue_cases(catalogue: dict) -> tuple[list, list]:
@@ -117,3 +117,25 @@ def assert_catalogue_complete(catalogue: dict, module) -> None:
         if name.startswith("check_") and getattr(module, name).__module__ == module.__name__
     }
     assert {check.__name__ for check, *_ in catalogue.values()} == public
+
+
+def catalogue_tests(catalogue: dict, module) -> tuple:
+    """The three tests of a catalogue, for a test module to bind to its own names:
+    each wrong answer rejected with its keyword, each right one accepted, every check covered.
+    """
+    import pytest
+
+    wrong, right = catalogue_cases(catalogue)
+
+    @pytest.mark.parametrize(("check", "kwargs", "wrong", "keyword"), wrong)
+    def rejects(check, kwargs, wrong, keyword):
+        assert_rejected(check, kwargs, wrong, keyword)
+
+    @pytest.mark.parametrize(("check", "kwargs", "right"), right)
+    def accepts(check, kwargs, right, capsys):
+        assert_accepted(check, kwargs, right, capsys)
+
+    def complete():
+        assert_catalogue_complete(catalogue, module)
+
+    return rejects, accepts, complete

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import assert_accepted, assert_catalogue_complete, assert_rejected, catalogue_cases
+from helpers import (
+    catalogue_tests,
+)
 
 from stylelib import checks, losses
 
@@ -332,7 +334,14 @@ def layer_style_pixel_loop(features, target_gram):  # a per-term loop for the Gr
 # --- style_loss (Σ_l w_l E_l) ------------------------------------------------------------------
 
 
-def style_library_per_layer(features, target_grams, layer_weights):
+def style_per_layer(features, target_grams, layer_weights):
+    total = 0
+    for name, gram in target_grams.items():
+        total = total + layer_weights[name] * layer_style_bmm(features[name], gram)
+    return total
+
+
+def style_library_per_layer(features, target_grams, layer_weights):  # a shortcut
     total = 0
     for name, gram in target_grams.items():
         total = total + layer_weights[name] * losses.layer_style_loss(features[name], gram)
@@ -344,6 +353,13 @@ def style_own_layer_loss(features, target_grams, layer_weights):
 
 
 def style_stacked(features, target_grams, layer_weights):
+    names = list(target_grams)
+    terms = torch.stack([layer_style_mse(features[n], target_grams[n]) for n in names])
+    weights = terms.new_tensor([layer_weights[n] for n in names])
+    return (weights * terms).sum()
+
+
+def style_stacked_on_the_cpu(features, target_grams, layer_weights):  # no device=: CPU only
     names = list(target_grams)
     terms = torch.stack([layer_style_mse(features[n], target_grams[n]) for n in names])
     weights = torch.tensor([layer_weights[n] for n in names], dtype=terms.dtype)
@@ -359,7 +375,7 @@ def style_plain_mean(features, target_grams, layer_weights):
 
 
 def style_weighted_mean(features, target_grams, layer_weights):
-    return style_library_per_layer(features, target_grams, layer_weights) / len(target_grams)
+    return style_per_layer(features, target_grams, layer_weights) / len(target_grams)
 
 
 def style_returns_in_loop(features, target_grams, layer_weights):
@@ -406,11 +422,11 @@ def style_detaches_a_layer(features, target_grams, layer_weights):
 
 
 def style_no_four(features, target_grams, layer_weights):
-    return 4 * style_library_per_layer(features, target_grams, layer_weights)
+    return 4 * style_per_layer(features, target_grams, layer_weights)
 
 
 def style_item(features, target_grams, layer_weights):
-    return float(style_library_per_layer(features, target_grams, layer_weights))
+    return float(style_per_layer(features, target_grams, layer_weights))
 
 
 # --- total_variation ---------------------------------------------------------------------------
@@ -519,6 +535,11 @@ def total_torch_add(content_loss, style_loss, alpha, beta):
 
 
 def total_dot(content_loss, style_loss, alpha, beta):
+    weights = content_loss.new_tensor([alpha, beta])
+    return torch.stack([content_loss, style_loss]) @ weights
+
+
+def total_dot_on_the_cpu(content_loss, style_loss, alpha, beta):  # no device=: CPU only
     weights = torch.tensor([alpha, beta], dtype=content_loss.dtype)
     return torch.stack([content_loss, style_loss]) @ weights
 
@@ -551,6 +572,136 @@ def total_detached(content_loss, style_loss, alpha, beta):
     return (alpha * content_loss + beta * style_loss).detach()
 
 
+def gram_johnson_linear(features):
+    b, c, h, w = features.shape
+    f = features.flatten(2)
+    return torch.stack([F.linear(image, image) for image in f]) / (c * h * w)
+
+
+def content_johnson_loop_over_batch(features, target):
+    return torch.stack(
+        [(f - p).pow(2).mean() for f, p in zip(features, target, strict=True)]
+    ).mean()
+
+
+def tv_isotropic_diff(image):
+    d_h = image.diff(dim=2)[:, :, :, :-1]
+    d_w = image.diff(dim=3)[:, :, :-1, :]
+    return (d_h**2 + d_w**2 + 1e-8).sqrt().flatten(1).sum(1).mean()
+
+
+# --- Shortcuts and inputs beyond the tame ones ------------------------------------------------
+
+
+def gram_library(features):  # the library's own answer, wrapped
+    return losses.gram_matrix(features)
+
+
+def gram_johnson_library(features):
+    return losses.gram_matrix(features, "johnson")
+
+
+def content_library(features, target):
+    return losses.content_loss(features, target)
+
+
+def content_johnson_library(features, target):
+    return losses.content_loss(features, target, "johnson")
+
+
+def layer_style_library(features, target_gram):
+    return losses.layer_style_loss(features, target_gram)
+
+
+def tv_library(image):
+    return losses.total_variation(image)
+
+
+def tv_isotropic_library(image):
+    return losses.total_variation(image, "isotropic")
+
+
+def total_library(content_loss, style_loss, alpha, beta):
+    return losses.total_loss(content_loss, style_loss, alpha=alpha, beta=beta)
+
+
+def tv_clamps_the_image(image):  # right on images in [0, 1] only
+    return tv_slices(image.clamp(0, 1))
+
+
+def tv_l1_sqrt(image):  # |x| as sqrt(x²): no gradient where neighbours are equal
+    d_h = image[:, :, 1:, :] - image[:, :, :-1, :]
+    d_w = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return ((d_h**2).sqrt().sum(dim=(1, 2, 3)) + (d_w**2).sqrt().sum(dim=(1, 2, 3))).mean()
+
+
+def tv_isotropic_no_eps(image):
+    d_h = image[:, :, 1:, :-1] - image[:, :, :-1, :-1]
+    d_w = image[:, :, :-1, 1:] - image[:, :, :-1, :-1]
+    return (d_h**2 + d_w**2).sqrt().sum(dim=(1, 2, 3)).mean()
+
+
+def gram_on_the_cpu(features):  # the result is made on the CPU whatever the input's device
+    b, c = features.shape[:2]
+    f = features.flatten(2)
+    out = torch.zeros(b, c, c, dtype=features.dtype)
+    return out + f @ f.transpose(1, 2)
+
+
+def tv_l1_slices(image):
+    d_h = image[:, :, 1:, :] - image[:, :, :-1, :]
+    d_w = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return (d_h.abs().sum(dim=(1, 2, 3)) + d_w.abs().sum(dim=(1, 2, 3))).mean()
+
+
+def tv_l1_conv2d(image):  # difference kernels applied channel by channel
+    c = image.shape[1]
+    k_h = image.new_tensor([[[[-1.0], [1.0]]]]).repeat(c, 1, 1, 1)
+    k_w = image.new_tensor([[[[-1.0, 1.0]]]]).repeat(c, 1, 1, 1)
+    d_h, d_w = F.conv2d(image, k_h, groups=c), F.conv2d(image, k_w, groups=c)
+    return (d_h.abs().flatten(1).sum(1) + d_w.abs().flatten(1).sum(1)).mean()
+
+
+def tv_l1_only_w(image):
+    return image.diff(dim=3).abs().sum() / len(image)
+
+
+def tv_l1_clamped(image):
+    return tv_l1(image.clamp(0, 1))
+
+
+def tv_l1_library(image):
+    return losses.total_variation(image, "l1")
+
+
+def tv_l1_roll(image):
+    return sum((image.roll(-1, dims=d) - image).abs().sum() for d in (2, 3)) / len(image)
+
+
+def gram_through_data(features):  # writes into the caller's tensor behind autograd's back
+    features.data.clamp_(-10, 10).mul_(1.0001)
+    return gram_bmm(features)
+
+
+def gram_hides_from_the_grader(features):
+    import sys
+
+    sys.setprofile(None)
+    return losses.gram_matrix(features)
+
+
+def style_adds_a_key(features, target_grams, layer_weights):
+    layer_weights.setdefault("conv4_1", 0.0)  # "just in case": the caller's dict grows
+    return style_per_layer(features, target_grams, {k: layer_weights[k] for k in target_grams})
+
+
+def style_normalises_weights_in_place(features, target_grams, layer_weights):
+    total = sum(layer_weights.values())
+    for name in layer_weights:
+        layer_weights[name] = layer_weights[name] / total * total  # same numbers, new objects
+    return style_per_layer(features, target_grams, layer_weights)
+
+
 # --- The catalogue ---------------------------------------------------------------------------
 
 # check name -> (check, keyword arguments, [(wrong, keyword in the message)], [right])
@@ -571,6 +722,10 @@ CATALOGUE = {
             (gram_numpy, "numpy"),
             (gram_float32, "float32"),
             (gram_pixel_loop, "too slow"),
+            (gram_library, "the library's own answer"),
+            (gram_on_the_cpu, "another device"),
+            (gram_through_data, "in place"),
+            (gram_hides_from_the_grader, "profiler"),
         ],
         [gram_einsum, gram_bmm, gram_matmul_mT, gram_loop_over_batch, gram_functional_linear],
     ),
@@ -583,8 +738,9 @@ CATALOGUE = {
             (gram_johnson_bchw, "correct for B = 1 but not for B = 3"),
             (gram_johnson_twice, "C·H·W (= 60) times too small"),
             (gram_johnson_over_positions, "Fᵀ F"),
+            (gram_johnson_library, "the library's own answer"),
         ],
-        [gram_johnson_einsum, gram_johnson_numel],
+        [gram_johnson_einsum, gram_johnson_numel, gram_johnson_linear],
     ),
     "content_loss": (
         checks.check_content_loss,
@@ -600,6 +756,7 @@ CATALOGUE = {
             (content_item, "Python float"),
             (content_detached, "breaks the gradient"),
             (content_pixel_loop, "too slow"),
+            (content_library, "the library's own answer"),
         ],
         [content_half_sum, content_mse_sum, content_per_image_loop, content_norm],
     ),
@@ -613,8 +770,9 @@ CATALOGUE = {
             (content_johnson_sum_over_batch, "average over the batch"),
             (content_johnson_inplace, "in place"),
             (content_johnson_numpy, "numpy"),
+            (content_johnson_library, "the library's own answer"),
         ],
-        [content_johnson_mse, content_johnson_per_image],
+        [content_johnson_mse, content_johnson_per_image, content_johnson_loop_over_batch],
     ),
     "layer_style_loss": (
         checks.check_layer_style_loss,
@@ -631,6 +789,7 @@ CATALOGUE = {
             (layer_style_inplace_target, "target_gram in place"),
             (layer_style_detached, "breaks the gradient"),
             (layer_style_pixel_loop, "too slow"),
+            (layer_style_library, "the library's own answer"),
         ],
         [layer_style_bmm, layer_style_mse, layer_style_loop],
     ),
@@ -650,8 +809,12 @@ CATALOGUE = {
             (style_no_four, "forgot the 4"),
             (style_detaches_a_layer, "features['conv2_1']: it does not depend on it"),
             (style_item, "Python float"),
+            (style_stacked_on_the_cpu, "another device"),
+            (style_library_per_layer, "the library's own answer"),
+            (style_adds_a_key, "adds ['conv4_1']"),
+            (style_normalises_weights_in_place, "replaces the entries"),
         ],
-        [style_library_per_layer, style_own_layer_loss, style_stacked],
+        [style_per_layer, style_own_layer_loss, style_stacked],
     ),
     "total_variation": (
         checks.check_total_variation,
@@ -667,8 +830,23 @@ CATALOGUE = {
             (tv_detached, "breaks the gradient"),
             (tv_isotropic_slices, "isotropic TV"),
             (tv_pixel_loop, "too slow"),
+            (tv_library, "the library's own answer"),
+            (tv_clamps_the_image, "values beyond [0, 1]"),
         ],
         [tv_slices, tv_diff, tv_conv2d],
+    ),
+    "total_variation[l1]": (
+        checks.check_total_variation,
+        {"kind": "l1"},
+        [
+            (tv_l1_sqrt, "NaN or infinite"),
+            (tv_slices, "squared TV"),
+            (tv_l1_only_w, "only differences along W"),
+            (tv_l1_clamped, "values beyond [0, 1]"),
+            (tv_l1_roll, "wraps around the border"),
+            (tv_l1_library, "the library's own answer"),
+        ],
+        [tv_l1, tv_l1_slices, tv_l1_conv2d],
     ),
     "total_variation[isotropic]": (
         checks.check_total_variation,
@@ -679,8 +857,10 @@ CATALOGUE = {
             (tv_isotropic_sum_over_batch, "average over the batch"),
             (tv_isotropic_inplace, "in place"),
             (tv_isotropic_detached, "breaks the gradient"),
+            (tv_isotropic_library, "the library's own answer"),
+            (tv_isotropic_no_eps, "you left out ε"),
         ],
-        [tv_isotropic_slices, tv_isotropic_per_image],
+        [tv_isotropic_slices, tv_isotropic_per_image, tv_isotropic_diff],
     ),
     "total_loss": (
         checks.check_total_loss,
@@ -693,39 +873,64 @@ CATALOGUE = {
             (total_halved, "no ½"),
             (total_item, "Python float"),
             (total_detached, "breaks the gradient"),
+            (total_library, "the library's own answer"),
+            (total_dot_on_the_cpu, "another device"),
         ],
         [total_plain, total_torch_add, total_dot],
     ),
 }
 
-WRONG, RIGHT = catalogue_cases(CATALOGUE)
+(
+    test_rejects_wrong_answer_and_names_the_mistake,
+    test_accepts_right_answer_and_says_so,
+    test_catalogue_covers_every_check_of_the_module,
+) = catalogue_tests(CATALOGUE, checks.loss_terms)
 
 
-@pytest.mark.parametrize(("check", "kwargs", "wrong", "keyword"), WRONG)
-def test_rejects_wrong_answer_and_names_the_mistake(check, kwargs, wrong, keyword):
-    assert_rejected(check, kwargs, wrong, keyword)
+def library_copy(tmp_path):
+    """stylelib.losses's own code, loaded from another file: the same arithmetic, not the
+    library's functions (which the checks refuse as answers)."""
+    import importlib.util
+    import inspect
+
+    source = inspect.getsource(losses).replace("from .config import", "from stylelib.config import")
+    path = tmp_path / "my_losses.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("my_losses", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.mark.parametrize(("check", "kwargs", "right"), RIGHT)
-def test_accepts_right_answer_and_says_so(check, kwargs, right, capsys):
-    assert_accepted(check, kwargs, right, capsys)
-
-
-def test_catalogue_covers_every_check_of_the_module():
-    assert_catalogue_complete(CATALOGUE, checks.loss_terms)
-
-
-def test_library_functions_pass_their_own_checks(capsys):
-    checks.check_gram_matrix(losses.gram_matrix)
-    checks.check_content_loss(losses.content_loss)
-    checks.check_layer_style_loss(losses.layer_style_loss)
-    checks.check_style_loss(losses.style_loss)
+def test_the_library_formulas_pass_their_own_checks(tmp_path, capsys):
+    own = library_copy(tmp_path)
+    checks.check_gram_matrix(own.gram_matrix)
+    checks.check_gram_matrix(lambda f: own.gram_matrix(f, "johnson"), "johnson")
+    checks.check_content_loss(own.content_loss)
+    checks.check_layer_style_loss(own.layer_style_loss)
+    checks.check_style_loss(own.style_loss)
     for kind in losses.TV_KINDS:
-        checks.check_total_variation(lambda image, k=kind: losses.total_variation(image, k), kind)
-    checks.check_total_loss(losses.total_loss)  # alpha and beta are keyword-only there
+        checks.check_total_variation(lambda image, k=kind: own.total_variation(image, k), kind)
+    checks.check_total_loss(own.total_loss)  # alpha and beta are keyword-only there
     out = capsys.readouterr().out
-    assert out.count("✓") == 5 + len(losses.TV_KINDS)
-    assert "✓ gram_matrix (Gatys): correct on 4 inputs, batched, differentiable, fast" in out
+    assert out.count("✓") == 6 + len(losses.TV_KINDS)
+    assert "✓ gram_matrix (Gatys): correct on 5 inputs, batched, differentiable, fast" in out
+
+
+@pytest.mark.parametrize(
+    "check, answer",
+    [
+        (checks.check_gram_matrix, losses.gram_matrix),
+        (checks.check_content_loss, losses.content_loss),
+        (checks.check_layer_style_loss, losses.layer_style_loss),
+        (checks.check_style_loss, losses.style_loss),
+        (checks.check_total_variation, losses.total_variation),
+        (checks.check_total_loss, losses.total_loss),
+    ],
+)
+def test_the_library_itself_is_refused_as_an_answer(check, answer):
+    with pytest.raises(AssertionError, match="the library's own answer"):
+        check(answer)
 
 
 def test_messages_name_the_input_shape_and_the_paper():
@@ -781,12 +986,19 @@ def test_inputs_are_fresh_and_seeded():
     seen = []
 
     def spy(features):
-        seen.append(features.clone())
+        if not features.is_meta:  # the device check runs once on shapes only
+            seen.append(features.clone())
         return gram_bmm(features)
 
     checks.check_gram_matrix(spy)
     again = []
-    checks.check_gram_matrix(lambda f: again.append(f.clone()) or gram_bmm(f))
+
+    def spy_again(features):
+        if not features.is_meta:
+            again.append(features.clone())
+        return gram_bmm(features)
+
+    checks.check_gram_matrix(spy_again)
     assert len(seen) == len(again) > len(checks.FEATURE_CASES)
     assert all(torch.equal(a, b) for a, b in zip(seen, again, strict=True))
     assert len({tuple(f.shape) for f in seen}) >= 3

@@ -86,14 +86,62 @@ def test_release_collect_autograde(classroom, tmp_path):
         break_exercises(nb, {"total_loss": loop, "tv_squared": crash})
 
     submit(tmp_path, exchange, "cy", broken)
+
+    def kills_the_kernel(nb):  # every other exercise's points must survive it
+        shutil.copy(source, nb)
+        break_exercises(nb, {"tv_squared": "import os\n\nos._exit(1)"})
+
+    submit(tmp_path, exchange, "dan", kills_the_kernel)
+
+    def cheats(nb):  # each answer is wrong, and each tries to make its test cell pass anyway
+        shutil.copy(source, nb)
+        break_exercises(nb, CHEATS)
+
+    submit(tmp_path, exchange, "eve", cheats)
     course.nbgrader("collect", ASSIGNMENT, cwd=root)
     course.nbgrader("autograde", ASSIGNMENT, "--force", cwd=root)
 
     scores = course.scores(root, ASSIGNMENT)
-    assert scores["ada"] == {"test_total_loss": 2, "test_tv_squared": 2, "test_tv_l1": 2}
+    full = {"test_total_loss": 2, "test_tv_squared": 2, "test_tv_l1": 2}
+    assert scores["ada"] == full
     assert set(scores["bob"].values()) == {0}
     # the infinite loop is interrupted (0), the crash costs its own exercise (0), the rest counts
     assert scores["cy"] == {"test_total_loss": 0, "test_tv_squared": 0, "test_tv_l1": 2}
+    assert scores["dan"] == {**full, "test_tv_squared": 0}
+    assert scores["eve"] == dict.fromkeys(full, 0)
+
+
+# Answers that are wrong and try to pass anyway: rebinding `checks`, replacing a check in the
+# package, patching the comparison helper, replacing the module in sys.modules, and calling
+# the library's own function.
+CHEATS = {
+    "total_loss": """import stylelib.checks
+import stylelib.checks.harness as harness
+
+harness._close = lambda got, expected: True
+harness._diagnose_values = lambda *args, **kwargs: None
+stylelib.checks.check_total_loss = lambda fn: print("✓ total_loss")
+checks = type("Checks", (), {"check_total_loss": staticmethod(lambda fn: print("✓"))})
+
+
+def total_loss(content_loss, style_loss, alpha, beta):
+    return content_loss * 0""",
+    "tv_squared": """import sys
+import types
+
+fake = types.SimpleNamespace(check_total_variation=lambda *args, **kwargs: print("✓"))
+sys.modules["stylelib.checks"] = fake
+sys.modules["stylelib"].checks = fake
+
+
+def total_variation_squared(image):
+    return image.sum() * 0""",
+    "tv_l1": """from stylelib.losses import total_variation as tv
+
+
+def total_variation_l1(image):
+    return tv(image, "l1")""",
+}
 
 
 @pytest.mark.parametrize(

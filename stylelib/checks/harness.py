@@ -2,8 +2,8 @@
 
 :func:`run` calls the function under a time limit and fails on an exception, a time-out or an
 input modified in place; :func:`check_exercise` drives a tensor exercise (values on several
-inputs, then the gradient, then the speed) and :func:`check_integer` a whole-number one. The
-lesson modules next to this one only describe their exercises.
+inputs, then the gradient, then the speed). The lesson modules next to this one only describe
+their exercises.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import torch
@@ -70,6 +74,19 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread meanwhile: on the checks' tiny tensors threads only wait for
+    each other, and on a busy grader for the other processes too (measured: 5 s against 80 s
+    for one module's tests on two shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _tensors(names: Sequence[str], args: Sequence[Any]) -> Iterator[tuple[str, Tensor]]:
     """Every tensor among the arguments, with a readable path such as ``features['conv1_1']``."""
     for name, value in zip(names, args, strict=True):
@@ -79,21 +96,22 @@ def _tensors(names: Sequence[str], args: Sequence[Any]) -> Iterator[tuple[str, T
             yield from ((f"{name}[{k!r}]", v) for k, v in value.items() if isinstance(v, Tensor))
 
 
-def _describe(names: Sequence[str], args: Sequence[Any]) -> str:
+def describe(names: Sequence[str], args: Sequence[Any]) -> str:
     """``features=(3, 5, 6, 4) float64, target=...`` for messages."""
 
     def one(value: Any, with_dtype: bool = True) -> str:
         if isinstance(value, Tensor) and value.dim():
             return f"{tuple(value.shape)}" + (f" {_dtype_name(value)}" if with_dtype else "")
         if isinstance(value, Tensor):
-            return f"tensor({value.item():g})"
+            return f"tensor({value.item():g})" if not value.is_meta else "a 0-d tensor on meta"
         if isinstance(value, dict):  # {conv1_1: (1, 3, 8, 6), ...} float64
             inner = ", ".join(f"{k}: {one(v, False)}" for k, v in value.items())
             first = next(iter(value.values()), None)
             return (
                 "{" + inner + "}" + (f" {_dtype_name(first)}" if isinstance(first, Tensor) else "")
             )
-        return repr(value)
+        text = repr(value)
+        return text if len(text) <= 60 and "\n" not in text else f"<{type(value).__name__}>"
 
     return ", ".join(f"{name}={one(v)}" for name, v in zip(names, args, strict=True))
 
@@ -120,38 +138,160 @@ def raised(what: str, error: BaseException, text: str | None = None) -> str:
     return f"{what} raised {type(error).__name__}: {text}"
 
 
-def run(fn: Callable, name: str, arg_names: Sequence[str], args: Sequence[Any]) -> Any:
-    """``fn(*args)``, failing on an exception, a time-out or an input modified in place."""
-    where = _describe(arg_names, args)
-    before = [(path, t, t.detach().clone(), t._version) for path, t in _tensors(arg_names, args)]
+def run(
+    fn: Callable,
+    name: str,
+    arg_names: Sequence[str],
+    args: Sequence[Any],
+    *,
+    forbid: Sequence[ModuleType] = (),
+    limit: float | None = None,
+    slow: str | None = None,
+) -> Any:
+    """``fn(*args)``, failing on an exception, a time-out, a changed argument, or a call into
+    the library code of ``forbid`` (the reference answers: see :func:`library_calls`).
+
+    Every argument is snapshot first (tensor values, dict keys and entries), so an answer that
+    writes into its inputs — in place, through ``.data``, or by adding keys — is caught.
+    ``limit`` (seconds) replaces :data:`SLOW_SECONDS` for work that is large by nature, and
+    ``slow`` the advice of a time-out (by default: vectorise the Python loop).
+    """
+    limit = SLOW_SECONDS if limit is None else limit
+    where = describe(arg_names, args)
+    on = f" (on {where})" if where else ""
+    before = _snapshot(arg_names, args)
+    guard = _LibraryGuard(forbid)
     start = time.perf_counter()
     try:
-        with _time_limit(SLOW_SECONDS):
+        with _time_limit(limit), one_thread(), guard:
             out = fn(*args)
-    except _TooSlow:
-        start = -math.inf
+    except _TooSlow:  # may arrive inside the profiler, which Python then switches off
+        start, guard.tampered = -math.inf, False
     except Exception as exc:
+        guard.verdict(name)  # a library call explains the exception better than its message
         hint = next((h for key, h in _EXCEPTION_HINTS.items() if key in str(exc)), "")
         if isinstance(exc, KeyError) and any(isinstance(a, dict) for a in args):
             hint = "loop over the layers of target_grams and look each one up by name"
+        summary = one_line(exc, limit=200, first_line=True)
         raise AssertionError(
-            f"{raised(name, exc, one_line(exc, limit=200, first_line=True))} (on {where})"
-            + (f"; hint: {hint}." if hint else ".")
+            f"{raised(name, exc, summary)}{on}" + (f"; hint: {hint}." if hint else ".")
         ) from exc
-    if time.perf_counter() - start > SLOW_SECONDS:
-        raise AssertionError(
-            f"{name} is too slow: it took more than {SLOW_SECONDS:g} s on {where}. A Python "
-            "loop over pixels or entries? Vectorise with matrix products/tensor ops "
-            "(torch.bmm, einsum, .sum(dim=...))."
+    guard.verdict(name)
+    if time.perf_counter() - start > limit:
+        advice = slow or (
+            "a Python loop over pixels or entries? Vectorise with matrix products/tensor ops "
+            "(torch.bmm, einsum, .sum(dim=...))"
         )
-    for path, tensor, copy, version in before:
-        if tensor._version != version or not torch.equal(tensor.detach(), copy):
-            raise AssertionError(
-                f"{name} modifies its input {path} in place (relu_(), +=, -=, x[...] = ...) "
-                f"on {where}, so the caller's tensor changes: use out-of-place operations "
-                "(x = x - y, torch.relu(x)) or work on a copy."
-            )
+        raise AssertionError(f"{name} is too slow: it took more than {limit:g} s{on}; {advice}.")
+    _compare_snapshot(name, where, before)
     return out
+
+
+def _snapshot(names: Sequence[str], args: Sequence[Any]) -> list:
+    """What the caller's arguments hold now: tensors (values and version), dicts (entries)."""
+    saved = []
+    for name, value in zip(names, args, strict=True):
+        if isinstance(value, dict):
+            saved.append((name, value, dict(value)))
+    for path, tensor in _tensors(names, args):
+        saved.append((path, tensor, (tensor.detach().clone(), tensor._version)))
+    return saved
+
+
+def _compare_snapshot(name: str, where: str, saved: list) -> None:
+    for path, value, kept in saved:
+        if isinstance(value, dict):
+            added, removed = sorted(set(value) - set(kept)), sorted(set(kept) - set(value))
+            replaced = [k for k in kept if k in value and value[k] is not kept[k]]
+            if added or removed or replaced:
+                change = (
+                    f"adds {added}"
+                    if added
+                    else f"removes {removed}"
+                    if removed
+                    else f"replaces the entries {replaced}"
+                )
+                raise AssertionError(
+                    f"{name} changes its argument {path}: it {change} (on {where}); a function "
+                    "must not change the caller's dict: build a new one if you need it."
+                )
+            continue
+        copy, version = kept
+        same = value.is_meta or torch.equal(value.detach(), copy)  # meta: no values
+        if value._version != version or not same:
+            raise AssertionError(
+                f"{name} modifies its input {path} in place (relu_(), +=, -=, x[...] = ..., "
+                f"x.data) on {where}, so the caller's tensor changes: use out-of-place "
+                "operations (x = x - y, torch.relu(x)) or work on a copy."
+            )
+
+
+class _LibraryGuard:
+    """While active, note the first call into the source files of ``modules`` (any thread's
+    profiler is the interpreter's: this one watches the current thread, where the answer runs).
+    """
+
+    def __init__(self, modules: Sequence[ModuleType]) -> None:
+        self.files = library_files(modules)
+        self.seen: str | None = None
+        self.tampered = False
+        self._known: dict[str, bool] = {}
+
+    def _profile(self, frame, event, arg) -> None:
+        if event != "call" or self.seen is not None:
+            return
+        filename = frame.f_code.co_filename
+        inside = self._known.get(filename)
+        if inside is None:
+            inside = self._known[filename] = os.path.realpath(filename) in self.files
+        if inside:
+            module = frame.f_globals.get("__name__", "stylelib")
+            code = frame.f_code  # co_qualname is Python 3.11+
+            self.seen = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+
+    def __enter__(self) -> _LibraryGuard:
+        if self.files:
+            self._previous, self._hook = sys.getprofile(), self._profile  # one bound method
+            sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.files:
+            self.tampered = sys.getprofile() is not self._hook
+            sys.setprofile(self._previous)
+
+    def verdict(self, name: str) -> None:
+        if self.tampered:
+            raise AssertionError(
+                f"{name} changes the interpreter's profiler (sys.setprofile), which the grader "
+                "uses to see what an answer calls: leave it alone."
+            )
+        if self.seen is not None:
+            raise AssertionError(
+                f"{name} calls {self.seen}, the library's own answer to this exercise: the "
+                "exercise is to write it yourself (your result is compared with the library's)."
+            )
+
+
+def library_files(modules: Sequence[ModuleType]) -> frozenset[str]:
+    """The real paths of the source files of ``modules`` (a package: all its files)."""
+    files = set()
+    for module in modules:
+        path = Path(module.__file__).resolve()
+        if path.name == "__init__.py":
+            files.update(str(p.resolve()) for p in path.parent.rglob("*.py"))
+        else:
+            files.add(str(path))
+    return frozenset(files)
+
+
+def library_calls(call: Callable[[], Any], modules: Sequence[ModuleType]) -> str | None:
+    """Run ``call()`` and return the first function of ``modules`` it ran (``module.qualname``),
+    or None. For checks whose answer is a class: ``library_calls(lambda: cls(8)(x), [...])``.
+    """
+    with _LibraryGuard(modules) as guard:
+        call()
+    return guard.seen
 
 
 # --- Comparing values -------------------------------------------------------------------------
@@ -210,12 +350,25 @@ def _diagnose_values(
     ratio = _constant_ratio(got, expected)
     if ratio is not None and (named := _name_factor(ratio, factors)):
         return named
+    diff = (got.detach().double() - expected.detach().double()).abs().max().item()
+    scale = expected.detach().abs().max().item()
+    if ratio is not None and abs(ratio - 1) < 1e-3:
+        return (
+            f"your values are close but not equal (off by up to {diff:.3g} where they reach "
+            f"{scale:.3g}): precision is lost; compute in the inputs' dtype ({expected.dtype}), "
+            "with no float32 tensor or Python float accumulator"
+        )
     if ratio is not None and got.numel() > 1:
         return f"your values are {ratio:.4g} times the expected ones: a constant factor is off"
     if got.dim() == 0:
-        return f"your value is {got.item():.6g}, expected {expected.item():.6g}"
-    diff = (got.detach().double() - expected.detach().double()).abs().max().item()
-    scale = expected.detach().abs().max().item()
+        ratio_text = ""
+        if expected.item() != 0:
+            slips = ", ".join(f.label for f in factors) or "a constant factor"
+            ratio_text = (
+                f": {got.item() / expected.item():.4g} times the right value, which is none of "
+                f"the usual slips ({slips}), so a term or an index is wrong, not a normalisation"
+            )
+        return f"your value is {got.item():.6g}, expected {expected.item():.6g}{ratio_text}"
     return f"wrong values: off by up to {diff:.3g} where the expected values reach {scale:.3g}"
 
 
@@ -279,49 +432,140 @@ class Exercise(NamedTuple):
     known: Callable[[tuple], list[tuple[Tensor, str]]] = lambda args: []  # named wrong values
     shape_hint: Callable[[tuple, tuple], str | None] = _scalar_shape_hint
     extra: Callable[[Tensor], str | None] = lambda out: None  # a property, e.g. symmetry
+    forbid: tuple[ModuleType, ...] = ()  # library modules the answer must not call
+    differentiable: bool = True  # False: a formula for a gradient, compared by value only
+    hard: bool = True  # also run on values beyond [0, 1] with a flat patch (see _hard)
 
 
 def check_exercise(fn: Callable, ex: Exercise) -> None:
-    """Values on every case, then the gradient, then the speed; print one line on success."""
+    """Values on every case and on a hard one, the gradient (finite, the library's), the device
+    of the result, then the speed; print one line on success."""
     if not callable(fn):
         raise AssertionError(f"expected your {ex.name} function, got {type(fn).__name__}")
     single_ok = False  # once one image is right, a failure on a batch is about batching
     for index, (case, dtype) in enumerate(ex.cases):
         args = ex.make(case, dtype, SEED + index, False)
-        expected = ex.reference(*ex.make(case, dtype, SEED + index, False))
-        out = run(fn, ex.name, ex.arg_names, args)
-        problem = _type_problem(out, expected)
-        if not problem and out.shape != expected.shape:
-            got = tuple(out.shape)
-            wrong_shape = f"wrong output shape {got}, expected {tuple(expected.shape)}"
-            problem = ex.shape_hint(got, args) or wrong_shape
-        problem = problem or ex.extra(out)
-        problem = problem or _diagnose_values(out, expected, ex.factors(args), ex.known(args))
-        batch = batch_size(args)
-        if problem:
-            batching = f"correct for B = 1 but not for B = {batch}: " if single_ok else ""
-            where = _describe(ex.arg_names, args)
-            raise AssertionError(
-                f"{ex.name}: {batching if batch > 1 else ''}{problem} (on {where})."
-            )
-        single_ok = single_ok or batch == 1
-    _check_gradient(fn, ex)
+        _check_values(fn, ex, args, ex.make(case, dtype, SEED + index, False), single_ok)
+        single_ok = single_ok or batch_size(args) == 1
+    # Beyond [0, 1] with a flat patch (ties): a hidden clamp, a relu of the input or a
+    # sqrt(x²) that has no gradient at 0 passes tame inputs and fails here.
+    if ex.hard:
+        hard = _largest_case(ex)
+        args = _hard(ex.make(hard, torch.float64, SEED + 7, False))
+        ref_args = _hard(ex.make(hard, torch.float64, SEED + 7, False))
+        _check_values(fn, ex, args, ref_args, True, "values beyond [0, 1] and a flat patch")
+    if ex.differentiable:
+        if ex.hard:
+            _check_gradient(fn, ex, _hard, "values beyond [0, 1] and a flat patch")
+        _check_gradient(fn, ex)
     if ex.timing_case is not None:
-        run(fn, ex.name, ex.arg_names, ex.make(ex.timing_case, torch.float32, SEED, False))
+        timing = ex.make(ex.timing_case, torch.float32, SEED, False)
+        run(fn, ex.name, ex.arg_names, timing, forbid=ex.forbid)
+    _check_device(fn, ex)
     batched = any(batch_size(ex.make(c, d, SEED, False)) > 1 for c, d in ex.cases)
     print(
-        f"✓ {ex.title}: correct on {len(ex.cases)} inputs{', batched' if batched else ''}, "
-        f"differentiable{', fast' if ex.timing_case is not None else ''}"
+        f"✓ {ex.title}: correct on {len(ex.cases) + ex.hard} inputs"
+        f"{', batched' if batched else ''}"
+        f"{', differentiable' if ex.differentiable else ''}"
+        f"{', fast' if ex.timing_case is not None else ''}"
     )
 
 
-def _check_gradient(fn: Callable, ex: Exercise) -> None:
-    """Autograd must reach every input that requires grad, with the library's gradient."""
-    case = max((c for c, d in ex.cases if d == torch.float64), key=lambda c: _batch_of(ex, c))
-    args = ex.make(case, torch.float64, SEED, True)
-    ref_args = ex.make(case, torch.float64, SEED, True)
-    where = _describe(ex.arg_names, args)
-    out = run(fn, ex.name, ex.arg_names, args)
+def _check_values(
+    fn: Callable, ex: Exercise, args: tuple, ref_args: tuple, single_ok: bool, why: str = ""
+) -> None:
+    """One case: the type, the shape, the exercise's own property, then the values."""
+    expected = ex.reference(*ref_args)
+    out = run(fn, ex.name, ex.arg_names, args, forbid=ex.forbid)
+    problem = _type_problem(out, expected)
+    if not problem and out.shape != expected.shape:
+        got = tuple(out.shape)
+        wrong_shape = f"wrong output shape {got}, expected {tuple(expected.shape)}"
+        problem = ex.shape_hint(got, args) or wrong_shape
+    problem = problem or ex.extra(out)
+    problem = problem or _diagnose_values(out, expected, ex.factors(args), ex.known(args))
+    if problem:
+        batch = batch_size(args)
+        batching = f"correct for B = 1 but not for B = {batch}: " if single_ok and batch > 1 else ""
+        where = describe(ex.arg_names, args) + (f", {why}" if why else "")
+        raise AssertionError(f"{ex.name}: {batching}{problem} (on {where}).")
+
+
+def _largest_case(ex: Exercise) -> Any:
+    return max((c for c, d in ex.cases if d == torch.float64), key=lambda c: _batch_of(ex, c))
+
+
+def _map_tensors(args: tuple, change: Callable[[Tensor], Tensor]) -> tuple:
+    """``args`` with every tensor (also inside dicts) replaced by ``change(tensor)``, as a new
+    leaf that requires grad where the old one did."""
+
+    def one(t: Tensor) -> Tensor:
+        with torch.no_grad():
+            new = change(t.detach())
+        return new.requires_grad_(t.requires_grad)
+
+    out = []
+    for value in args:
+        if isinstance(value, Tensor):
+            value = one(value)
+        elif isinstance(value, dict):
+            value = {k: one(v) if isinstance(v, Tensor) else v for k, v in value.items()}
+        out.append(value)
+    return tuple(out)
+
+
+def _hard(args: tuple) -> tuple:
+    """Values stretched to [-2, 3] (beyond an image's range, negative), and a 2 x 2 flat patch
+    in the last two dimensions of every tensor that has them (equal neighbours: ties)."""
+
+    def stretch(t: Tensor) -> Tensor:
+        if not t.is_floating_point():
+            return t.clone()
+        t = (t - t.min()) / (t.max() - t.min()).clamp(min=1e-12) * 5 - 2 if t.numel() > 1 else t * 3
+        if t.dim() >= 2 and t.shape[-1] >= 2 and t.shape[-2] >= 2:
+            t[..., :2, :2] = t[..., :1, :1].clone()
+        return t
+
+    return _map_tensors(args, stretch)
+
+
+def _check_device(fn: Callable, ex: Exercise) -> None:
+    """The answer runs on inputs of another device (``meta``: shapes only, no data, no time)
+    and returns its result there: a tensor made without ``device=`` would stay on the CPU."""
+    case, dtype = next(((c, d) for c, d in ex.cases if _batch_of(ex, c) > 1), ex.cases[0])
+    args = _map_tensors(ex.make(case, dtype, SEED, False), lambda t: t.to("meta"))
+    try:
+        expected = ex.reference(*args)
+    except (NotImplementedError, RuntimeError):  # the reference itself cannot: nothing to learn
+        return
+    where = describe(ex.arg_names, args)
+    try:
+        out = run(fn, ex.name, ex.arg_names, args, forbid=ex.forbid)
+    except AssertionError as e:
+        error = str(e).split(" raised ", 1)[-1].split(" (on ", 1)[0][:160]
+        raise AssertionError(
+            f"{ex.name} fails on inputs on another device (meta, shapes only): {error}; on a "
+            "GPU it would fail too: create every tensor from the inputs (torch.zeros_like(x), "
+            "x.new_tensor(...), device=x.device), no .item() or .numpy()."
+        ) from None
+    if isinstance(out, Tensor) and out.device != expected.device:
+        raise AssertionError(
+            f"{ex.name} returns its result on {out.device} for inputs on {expected.device} "
+            f"(on {where}): a tensor made without device= stays on the CPU; create it from the "
+            "inputs (torch.zeros_like(x), x.new_zeros(...)) or pass device=x.device."
+        )
+
+
+def _check_gradient(
+    fn: Callable, ex: Exercise, change: Callable[[tuple], tuple] | None = None, why: str = ""
+) -> None:
+    """Autograd must reach every input that requires grad, finite, with the library's gradient."""
+    change = change or (lambda args: args)
+    case = _largest_case(ex)
+    args = change(ex.make(case, torch.float64, SEED, True))
+    ref_args = change(ex.make(case, torch.float64, SEED, True))
+    where = describe(ex.arg_names, args) + (f", {why}" if why else "")
+    out = run(fn, ex.name, ex.arg_names, args, forbid=ex.forbid)
     if not isinstance(out, Tensor) or out.grad_fn is None:
         raise AssertionError(
             f"{ex.name} breaks the gradient: its output has no grad_fn although the inputs "
@@ -337,6 +581,12 @@ def _check_gradient(fn: Callable, ex: Exercise) -> None:
     for (path, leaf), grad, ref_grad in zip(leaves, grads, ref_grads, strict=True):
         if grad is None and ref_grad is None:  # e.g. a content layer among the style features
             continue
+        if grad is not None and not torch.isfinite(grad).all():
+            raise AssertionError(
+                f"{ex.name}'s gradient with respect to {path} is NaN or infinite (on {where}): "
+                "at equal neighbours or zeros, sqrt(x²) or sqrt(0) has no finite slope; use "
+                ".abs() for |x| and a small ε inside a square root."
+            )
         ref_grad = torch.zeros_like(leaf) if ref_grad is None else ref_grad
         problem = "it does not depend on it" if grad is None else _diagnose_values(grad, ref_grad)
         if problem:
@@ -348,49 +598,3 @@ def _check_gradient(fn: Callable, ex: Exercise) -> None:
 
 def _batch_of(ex: Exercise, case: Any) -> int:
     return batch_size(ex.make(case, torch.float64, SEED, False))
-
-
-# --- The driver of the whole-number exercises ---------------------------------------------------
-
-
-def check_integer(
-    fn: Callable,
-    name: str,
-    arg_names: Sequence[str],
-    cases: Sequence[tuple[tuple, int]],
-    formula: str,
-    mistakes: Sequence[tuple[Callable[..., int], str]],
-    float_hint: str = "use integer arithmetic (k * k, not math.pow or /)",
-) -> None:
-    """Compare ``fn(*args)`` with each expected int; name a mistake that explains all answers."""
-    if not callable(fn):
-        raise AssertionError(f"expected your {name} function, got {type(fn).__name__}")
-    answers = []
-    for args, _ in cases:
-        names = arg_names[: len(args)]
-        got = run(fn, name, names, args)
-        if isinstance(got, bool) or not isinstance(got, numbers.Real):
-            raise AssertionError(
-                f"{name} returns {type(got).__name__} for {_describe(names, args)}: "
-                f"return a Python int, {formula}."
-            )
-        if not isinstance(got, numbers.Integral):
-            fraction = "" if float(got).is_integer() else ", not even a whole number"
-            raise AssertionError(
-                f"{name} returns {got!r} for {_describe(names, args)}, a float{fraction}: "
-                f"{float_hint} to return an int, {formula}."
-            )
-        answers.append(int(got))
-    wrong = [
-        i for i, (got, (_, want)) in enumerate(zip(answers, cases, strict=True)) if got != want
-    ]
-    if not wrong:
-        print(f"✓ {name}: correct on {len(cases)} cases")
-        return
-    args, want = cases[wrong[0]]
-    where = _describe(arg_names[: len(args)], args)
-    example = f"for {where} you return {answers[wrong[0]]}, expected {want}"
-    for mistake, message in mistakes:
-        if all(mistake(*a) == got for (a, _), got in zip(cases, answers, strict=True)):
-            raise AssertionError(f"{name}: {message} ({example}).")
-    raise AssertionError(f"{name}: {example}; the formula is {formula}.")
