@@ -16,6 +16,14 @@ is apart from the checks, which live by lesson: :mod:`.arithmetic` and :mod:`.ne
 :mod:`.gatys_loop` (03), :mod:`.transform_net` and :mod:`.training` (04), :mod:`.beyond`
 (05). Each lists its checks in ``__all__``; this package exports them all.
 
+Every check also runs the answer on a hard input (values beyond [0, 1], a flat patch of
+ties) and once on the ``meta`` device, refuses answers that change their arguments, and
+refuses answers that are, wrap or call the library's own reference code (the library is the
+reference, so using it would score without learning; see :func:`.harness.run`).
+
+Test cells import a fresh copy of ``stylelib`` from disk before they check (see the
+instructor guide in the README), so what a notebook redefines or patches does not count.
+
 What the checks do not verify: inputs other than the ones generated here, and the order of
 floating-point operations (values are compared with a tolerance relative to their size).
 
