@@ -4,7 +4,8 @@ Modules, one layer per line, lowest first. A module imports only from the lines 
 own. On the methods' lines, ``|`` separates methods, which never import each other (a rule
 two methods share moves down a layer), and ``->`` orders the modules of one method::
 
-    errors, files, devices, deprecation
+    errors
+    files, devices, deprecation
     layers
     config
     images

@@ -15,8 +15,10 @@ what an exact ``--resume`` needs::
     world_size, history, seconds
 
 Writes are atomic (:func:`stylelib.files.atomic_write`): a run killed at any moment leaves
-the old file or the new one, never half of one. Reading validates the layout here, in one
-place (:func:`validate`), and refuses anything else with one :class:`CheckpointError` line.
+the old file or the new one, never half of one. Reading validates the file here, in one
+place (:func:`validate`): the layout, the config (built as a JohnsonConfig, so with every
+check of :mod:`stylelib.config`) and, for ``--resume``, the values of the run state; anything
+else is refused with one :class:`CheckpointError` line naming the file and what is wrong.
 
 Example::
 
@@ -30,6 +32,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Mapping
@@ -42,7 +45,7 @@ from torch import Tensor
 
 from . import __version__
 from .config import JohnsonConfig
-from .errors import OutputError, StylelibError
+from .errors import OutputError, StylelibError, one_line
 from .files import atomic_write
 
 # What ``stylelib train`` writes; readers refuse other files by these two keys.
@@ -73,25 +76,34 @@ class CheckpointError(StylelibError):
 def training_state(config: JohnsonConfig, model: Mapping, **run) -> dict:
     """The dict a training run saves: format keys, versions, ``config`` and ``model`` (moved
     to the CPU, so that the file loads on any device), and the run state in ``run``
-    (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...)."""
+    (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...).
+
+    A path in the config (``weights=Path(...)``) is stored as a string: ``weights_only``
+    loading reads no other objects."""
+    saved = {
+        k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in asdict(config).items()
+    }
     return {
         "format": FORMAT,
         "format_version": VERSION,
         "stylelib_version": __version__,
         "torch_version": str(torch.__version__),
-        "config": asdict(config),
+        "config": saved,
         "model": to_cpu(dict(model)),
         **{k: to_cpu(v) for k, v in run.items()},
     }
 
 
-def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Write ``state`` with ``torch.save`` atomically: a temp file, fsync, then os.replace.
+def save_checkpoint(state: dict, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``state`` with ``torch.save`` atomically: a temp file, fsync, then a rename.
 
     A crash or SIGKILL at any moment leaves either the old file or the new one, never half.
+    Without ``overwrite`` an existing file is never replaced, even one that appeared while
+    this one was written (:func:`stylelib.files.atomic_write`): a run says ``overwrite=True``
+    for its own file once it has written it (or was allowed to replace or resume it).
     """
     target = Path(path)
-    with atomic_write(target) as f:
+    with atomic_write(target, overwrite=overwrite) as f:
         torch.save(state, f)
     return target
 
@@ -157,8 +169,9 @@ def load_checkpoint(
 
 
 def validate(obj: object, path: str | os.PathLike, *, resume: bool = False) -> Mapping:
-    """Return ``obj`` if it has the layout of a checkpoint (and, with ``resume``, the run
-    state); else raise :class:`CheckpointError` with one line saying what it is instead."""
+    """Return ``obj`` if it has the layout of a checkpoint, a config that makes a valid
+    JohnsonConfig and (with ``resume``) a run state of the right types and values; else raise
+    :class:`CheckpointError` with one line saying what it is instead."""
     if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' {_what_it_is(obj)}; pass a model from `stylelib train`")
     version = obj.get("format_version")
@@ -185,7 +198,67 @@ def validate(obj: object, path: str | os.PathLike, *, resume: bool = False) -> M
                 f"'{path}': its {key!r} is a {type(obj[key]).__name__}, which no checkpoint "
                 "holds; the file was changed or written by another program"
             )
+    _check_config(obj["config"], path)
+    if resume:
+        problem = _run_state_problem(obj)
+        if problem:
+            raise CheckpointError(
+                f"'{path}': {problem}, which no training run writes; --resume cannot continue "
+                "from it (the file was changed or written by another program)"
+            )
     return obj
+
+
+def _check_config(saved: Mapping, path: str | os.PathLike) -> None:
+    """Build the JohnsonConfig ``saved`` describes (the config's own checks, every field)."""
+    names = {f.name for f in fields(JohnsonConfig)}
+    if saved and not names.intersection(saved):
+        unknown = ", ".join(map(repr, list(saved)[:3]))
+        raise CheckpointError(
+            f"'{path}': its config has none of JohnsonConfig's fields (it has {unknown} ...); "
+            "the file was changed or written by another program"
+        )
+    try:
+        config_from_checkpoint({"config": saved})
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(
+            f"'{path}': its config is not one a training run writes ({one_line(exc)}); the "
+            "file was changed or written by another program"
+        ) from None
+
+
+def _run_state_problem(obj: Mapping) -> str | None:
+    """What is wrong with the values of the run state ``--resume`` reads, or None."""
+    step, history, data, rng = obj["step"], obj["history"], obj["data"], obj["rng"]
+    if step < 0:  # an int already (RESUME_KEYS)
+        return f"its step is {step!r}, not a count of steps >= 0"
+    if len(history) != step or not all(
+        isinstance(r, Mapping) and _is_number(r.get("loss")) for r in history
+    ):
+        return f"its history is not {step} records with a loss each (one per step done)"
+    if not _is_number(obj["seconds"]) or not 0 <= obj["seconds"] < math.inf:
+        return f"its seconds is {obj['seconds']!r}, not a time >= 0"
+    kinds = {"files": int, "files_sha256": str, "skipped": list}
+    for key, kind in kinds.items():
+        if isinstance(data.get(key), bool) or not isinstance(data.get(key), kind):
+            return f"its data[{key!r}] is {_kind(data.get(key))}, not {_kind(kind)}"
+    kinds = {"torch": Tensor, "cuda": list, "numpy": Mapping, "python": (tuple, list)}
+    for key, kind in kinds.items():
+        if not isinstance(rng.get(key), kind):
+            return f"its rng[{key!r}] is {_kind(rng.get(key))}, not a generator state"
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _kind(value: object) -> str:
+    """'a str', 'an int', 'missing': a value's (or a type's) kind, for a message."""
+    if value is None:
+        return "missing"
+    name = (value if isinstance(value, type) else type(value)).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _what_it_is(obj: object) -> str:

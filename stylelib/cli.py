@@ -1,7 +1,8 @@
 """The ``stylelib`` command: one subcommand per job, each a small function.
 
-Exit status 0 on success and 2 on bad input, with one line on stderr (``--debug`` shows the
-traceback instead). Run ``stylelib --help`` or ``stylelib SUBCOMMAND --help``.
+Run ``stylelib --help`` or ``stylelib SUBCOMMAND --help``. Every failure is one line on
+stderr, ``stylelib: error: ...`` (``--debug`` shows the traceback instead), and the exit
+status says which kind it was (:data:`EXIT_CODES`, also in ``stylelib --help``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import OutputError, StylelibError
-from .files import atomic_write
+from .errors import Diverged, OutputError, StylelibError, one_line
+from .files import atomic_write, check_distinct, check_target
+
+EXIT_CODES = {
+    0: "success (also a run stopped by its callback)",
+    1: "the work ran but failed: a run that diverged (NaN/Inf; a transfer still writes its "
+    "last good image, training keeps its last checkpoint), `course build --check` finding "
+    "stale notebooks, or an unexpected error, a bug or a broken environment rather than "
+    "your input (--debug shows its traceback)",
+    2: "bad input or usage: a file, flag or value was refused, before the work wherever it "
+    "can be checked; no existing file was written over",
+    130: "interrupted (Ctrl-C); a transfer still writes its best image so far",
+}
 
 
 def cmd_layers(args: argparse.Namespace) -> None:
@@ -33,7 +46,8 @@ def cmd_diagram(args: argparse.Namespace) -> None:
     """Draw a network to SVG/PNG/PDF: the replacement of Caffe's draw_net.py."""
     from . import diagrams
 
-    target = diagrams.check_diagram_path(args.output)  # a bad suffix or folder fails first
+    # a bad suffix or folder, or an existing file, fails before any drawing
+    target = diagrams.check_diagram_path(args.output, overwrite=args.overwrite)
     name, size = args.name, args.input_size
     if name in ("vgg16", "vgg19"):
         if args.autograd:
@@ -66,7 +80,7 @@ def cmd_diagram(args: argparse.Namespace) -> None:
                 "TransformerNet checkpoint (.pth)"
             )
         dot = diagrams.model_diagram(model, (1, 3, size or 224, size or 224), title=title)
-    print(f"wrote {diagrams.save_diagram(dot, target)}")
+    print(f"wrote {diagrams.save_diagram(dot, target, overwrite=args.overwrite)}")
 
 
 def cmd_weights_status(args: argparse.Namespace) -> None:
@@ -128,7 +142,7 @@ def cmd_weights_install(args: argparse.Namespace) -> None:
 def cmd_weights_export(args: argparse.Namespace) -> None:
     from . import weights
 
-    path = weights.export(args.arch, args.output)
+    path = weights.export(args.arch, args.output, overwrite=args.overwrite)
     print(
         f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB); on another machine run "
         f"`stylelib weights install {path.name}`"
@@ -183,13 +197,13 @@ DEMO_CONTENT, DEMO_STYLE = "chelsea", "mosaic"
 
 def run_transfer(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
     """Check every output first, run :func:`stylelib.optimize.transfer`, save, report."""
-    from .images import check_output_path, save_image
+    from .images import save_image
     from .optimize import transfer
 
     inputs = [s for s in (content, *styles, args.init) if s and Path(s).is_file()]
-    out = check_output_path(args.output, inputs=inputs, overwrite=args.overwrite)
+    out, log_path = check_transfer_outputs(args, config, inputs)
     init = args.init if args.init and args.init not in INIT_CHOICES else None
-    with _jsonl_log(args.log, inputs, args.overwrite) as log:
+    with _jsonl_log(log_path, args.overwrite) as log:
         result = transfer(
             _image_arg(content),
             [_image_arg(s) for s in styles],
@@ -197,14 +211,53 @@ def run_transfer(args: argparse.Namespace, config, content: str, styles: list[st
             blend=args.style_blend,
             init=_image_arg(init) if init else None,
             callback=log,
-            save_every=args.save_every,
+            save_every=args.save_every,  # transfer checks the step images before any work
             save_path=out,
+            overwrite=args.overwrite,
             progress=not args.quiet,
         )
-    save_image(result.image, out, inputs=inputs)
+        save_image(result.image, out, inputs=inputs, overwrite=args.overwrite)
     h, w = result.image.shape[-2:]
     print(f"wrote {out} ({w} x {h}); {result.message}")
     return {"finished": 0, "stopped": 0, "interrupted": 130}.get(result.stopped, 1)
+
+
+def check_transfer_outputs(args: argparse.Namespace, config, inputs: list[str]):
+    """-o and --log, checked before any work: ``(out, log or None)``.
+
+    They must name different files (the log not one of the ``--save-every`` images either),
+    neither of them an input, nor an existing file unless ``--overwrite``. The step images
+    themselves are checked by :func:`stylelib.optimize.transfer`, also before any work.
+    """
+    from .files import exists_message
+    from .images import check_output_path
+
+    out = check_output_path(args.output, inputs=inputs, overwrite=True)
+    log = None
+    if args.log:
+        log = check_target(args.log, inputs=inputs, overwrite=True, example="losses.jsonl")
+        check_distinct({"-o": out, "--log": log})
+        if args.save_every > 0 and _is_step_image(log, out, args.save_every, config):
+            raise OutputError(
+                f"--log '{log}' is also a --save-every image; give the log its own name"
+            )
+    if not args.overwrite:
+        for path in (out, log):
+            if path is not None and os.path.lexists(path):
+                raise OutputError(exists_message(path))
+    return out, log
+
+
+def _is_step_image(path: Path, out: Path, every: int, config) -> bool:
+    """Whether ``--save-every EVERY`` will write an image at ``path``."""
+    import re
+
+    from .optimize import _numbered
+
+    steps = config.steps + (config.scales - 1) * (config.coarse_steps or config.steps)
+    found = re.search(r"\.step(\d+)", path.name)
+    step = int(found.group(1)) if found else 0
+    return 0 < step <= steps and step % every == 0 and _numbered(out, step) == path
 
 
 INIT_CHOICES = ("noise", "content", "style")
@@ -227,19 +280,12 @@ def _fresh_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _jsonl_log(path: str | None, inputs: list[str], overwrite: bool):
-    """A callback writing one JSON line per step to ``path`` (renamed into place at the end)."""
-    if not path:
+def _jsonl_log(target: Path | None, overwrite: bool):
+    """A callback writing one JSON line per step to ``target`` (moved into place at the end)."""
+    if target is None:
         yield None
         return
-    target = Path(path).expanduser().resolve()
-    if not target.parent.is_dir():
-        raise OutputError(f"log folder '{target.parent}' does not exist; create it first")
-    if any(Path(i).resolve() == target for i in inputs) or (target.exists() and not overwrite):
-        raise OutputError(
-            f"'{target}' already exists; choose another --log file or pass --overwrite"
-        )
-    with atomic_write(target, "w", encoding="utf-8", suffix=".part") as f:
+    with atomic_write(target, "w", encoding="utf-8", suffix=".part", overwrite=overwrite) as f:
 
         def write(step, image, record):
             f.write(json.dumps(record) + "\n")
@@ -387,7 +433,12 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--log", metavar="FILE.jsonl", help="write the losses of every step, one JSON per line"
     )
-    g.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT, its --save-every images and the --log file if they exist "
+        "(never an input)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -415,7 +466,12 @@ def _archs(choice: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stylelib", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="stylelib",
+        description=__doc__.split("\n")[0],
+        epilog=_exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks instead of one-line errors"
     )
@@ -458,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-classifier", action="store_true", help="vgg only: leave out avgpool and fc6-fc8"
     )
+    p.add_argument("--overwrite", action="store_true", help="replace -o FILE if it exists")
     p.set_defaults(func=cmd_diagram)
 
     p = sub.add_parser(
@@ -540,8 +597,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = wsub.add_parser("export", help="write a features-only file (80 MB) for offline classrooms")
     s.add_argument("--arch", choices=["vgg16", "vgg19"], default="vgg19")
     s.add_argument("-o", "--output", help="output file (default: ./ARCH-features-HASH.pth)")
+    s.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
     s.set_defaults(func=cmd_weights_export)
     return parser
+
+
+def _exit_status_help() -> str:
+    """The exit codes, wrapped for ``stylelib --help``."""
+    import textwrap
+
+    lines = ["exit status (every error is one line on stderr; --debug shows the traceback):"]
+    for code, meaning in EXIT_CODES.items():
+        lines += textwrap.wrap(
+            meaning, width=78, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -549,19 +619,63 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``stylelib ARGV``; return the exit status (:data:`EXIT_CODES`)."""
     args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
         code = args.func(args) or 0
-    except (StylelibError, OSError, ValueError) as exc:
-        if args.debug:
-            raise
-        print(f"stylelib: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("stylelib: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last resort: whatever happens, one line
+        if args.debug:
+            raise
+        code, line = error_line(exc)
+        print(f"stylelib: error: {line}", file=sys.stderr)
+        return code
     return code
+
+
+def error_line(exc: BaseException) -> tuple[int, str]:
+    """The exit status and the one line for an exception that ended a command.
+
+    Ours (StylelibError), OSError and ValueError are about the input: 2 and their message; a
+    diverged run: 1 and its message; anything else is unexpected: 1 and its type, its
+    message and how to see more. An exception re-raised from a DataLoader worker carries
+    the worker's traceback in its message: the line is the original exception's.
+    """
+    name, message = _unwrap_worker(exc)
+    if isinstance(exc, Diverged):
+        return 1, message
+    if isinstance(exc, (StylelibError, OSError, ValueError)):
+        return 2, message
+    if len(message) > 300:  # somebody else's message: its start says what happened
+        message = message[:299].rstrip() + "…"
+    what = name if message == name else f"{name}: {message}"  # e.g. a bare AssertionError
+    return 1, f"{what} (run with --debug for the traceback)"
+
+
+_WORKER = "Original Traceback (most recent call last):"
+
+
+def _unwrap_worker(exc: BaseException) -> tuple[str, str]:
+    """``(type name, one-line message)`` of ``exc``, or of the worker exception it wraps.
+
+    torch re-raises a DataLoader worker's exception as ``Caught X in DataLoader worker
+    process N.`` + the worker's whole traceback; the original's message ends that text, after
+    the last indented (frame) line, as ``module.X: message``.
+    """
+    text = str(exc)
+    if _WORKER not in text:
+        return type(exc).__name__, one_line(exc)
+    lines = text.split(_WORKER, 1)[1].rstrip().splitlines()
+    last_frame = max((i for i, line in enumerate(lines) if line.startswith(" ")), default=-1)
+    original = " ".join(" ".join(lines[last_frame + 1 :]).split())
+    qualified, _, message = original.partition(": ")
+    name = qualified.rsplit(".", 1)[-1] if qualified and " " not in qualified else ""
+    if not name:  # not "module.Type: message" after all: keep the text as it is
+        return type(exc).__name__, original or type(exc).__name__
+    return name, message or name
 
 
 if __name__ == "__main__":

@@ -151,22 +151,28 @@ def expand_inputs(specs: list[str]) -> tuple[list[Path], set[Path]]:
 
 
 def plan_outputs(inputs: list[Path], out: str, several: bool, overwrite: bool) -> list[Path]:
-    """One output path per input, all checked before any work; creates OUT's folder if needed.
+    """One output path per input, all checked before any work (nothing is created here).
 
-    One input and OUT not a folder: OUT is the file. Otherwise OUT is a folder and input
-    ``name.ext`` becomes ``OUT/name.png``. Inputs are never overwritten.
+    One input and OUT neither a folder nor written with a trailing slash: OUT is the file.
+    Otherwise OUT is a folder (made by :func:`make_output_folder` once the model has loaded)
+    and input ``name.ext`` becomes ``OUT/name.png``. Inputs are never overwritten, nor
+    existing files unless ``overwrite``.
     """
     from .errors import OutputError
+    from .files import check_target
     from .images import IMAGE_EXTENSIONS, check_output_path
 
+    folder_named = out.endswith(("/", os.sep))
     target = Path(out).expanduser()
-    if not several and not target.is_dir():
+    if not several and not folder_named and not target.is_dir():
         return [check_output_path(target, inputs=inputs, overwrite=overwrite)]
-    if target.suffix.lower() in IMAGE_EXTENSIONS and not target.is_dir():
+    if target.suffix.lower() in IMAGE_EXTENSIONS and not target.is_dir() and not folder_named:
         raise OutputError(
             f"{len(inputs)} inputs need -o to be a folder, got the file name '{target}'; "
             "give a folder (it is created if missing)"
         )
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"-o '{target}' is a file, not a folder; give a folder for the outputs")
     names = [p.stem + ".png" for p in inputs]
     twins = sorted({n for n in names if names.count(n) > 1})
     if twins:
@@ -174,28 +180,28 @@ def plan_outputs(inputs: list[Path], out: str, several: bool, overwrite: bool) -
             f"several inputs would all be written as {', '.join(twins)}; rename them or "
             "stylize them in separate runs"
         )
-    created = not target.exists()
-    if created:
-        if not target.parent.is_dir():
-            raise OutputError(f"cannot create '{target}': '{target.parent}' does not exist")
-        target.mkdir()
-    try:
+    if target.is_dir():
         return [check_output_path(target / n, inputs=inputs, overwrite=overwrite) for n in names]
-    except OutputError:
-        if created:
-            target.rmdir()
-        raise
+    # a folder still to be made: its parent must take it; nothing can exist inside it yet
+    folder = check_target(target, inputs=inputs, example="out/")
+    return [folder / n for n in names]
+
+
+def make_output_folder(outputs: list[Path]) -> Path | None:
+    """Create the outputs' folder if it is missing; return it if it was made here, else None."""
+    folder = outputs[0].parent
+    try:
+        folder.mkdir()
+    except FileExistsError:  # made meanwhile: save_image still never writes over a file
+        return None
+    return folder
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    import warnings
-
     import torch
 
     from .devices import pick_device
-    from .errors import ImageError
-    from .images import load_image, save_image
-    from .transformer import TransformerNet, stylize_image
+    from .transformer import TransformerNet
 
     inputs, from_folders = expand_inputs(args.inputs)
     several = len(inputs) > 1 or bool(from_folders)
@@ -204,6 +210,25 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     net = TransformerNet.from_checkpoint(args.model, map_location=device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
+    made = make_output_folder(outputs)  # only now that the model has loaded
+    try:
+        return _stylize_all(args, net, device, inputs, outputs, from_folders)
+    except BaseException:
+        if made is not None and not any(made.iterdir()):
+            made.rmdir()  # leave nothing behind but what was written
+        raise
+
+
+def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
+    """Stylise each input into its output; print one line each and a summary."""
+    import warnings
+
+    import torch
+
+    from .errors import ImageError
+    from .images import load_image, save_image
+    from .transformer import stylize_image
+
     total, done = 0.0, 0
     for source, target in zip(inputs, outputs, strict=True):
         try:
@@ -219,7 +244,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
         total, done = total + seconds, done + 1
-        save_image(out, target, inputs=inputs)
+        save_image(out, target, inputs=inputs, overwrite=args.overwrite)
         h, w = out.shape[-2:]
         print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
     if not done:
@@ -251,7 +276,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("model", help="a checkpoint written by `stylelib train`")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
     s.add_argument(
-        "-o", "--output", required=True, help="output file for one input, a folder for several"
+        "-o",
+        "--output",
+        required=True,
+        help="output file for one input; a folder (made if missing) for several, or when "
+        "written with a trailing slash (out/)",
     )
     s.add_argument("--size", type=int, help="resize each input to this long side first")
     s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")

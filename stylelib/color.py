@@ -147,10 +147,10 @@ def match_luminance(style_y: Tensor, content_y: Tensor) -> Tensor:
         True
     """
     for y, name in ((style_y, "style_y"), (content_y, "content_y")):
-        if not isinstance(y, Tensor) or y.ndim != 4 or y.shape[1] != 1:
-            got = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+        if not isinstance(y, Tensor) or y.ndim != 4 or y.shape[1] != 1 or not y.is_floating_point():
+            got = f"{y.dtype} {tuple(y.shape)}" if isinstance(y, Tensor) else type(y).__name__
             raise ImageError(
-                f"{name} must be a luminance tensor (B, 1, H, W), got {got}; "
+                f"{name} must be a float luminance tensor (B, 1, H, W), got {got}; "
                 "take it from an RGB image with stylelib.color.luminance(image)"
             )
     _check_broadcast(style_y.shape[0], content_y.shape[0], "style_y", "content_y")

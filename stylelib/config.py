@@ -21,6 +21,18 @@ set (:mod:`stylelib.netnorm`) and applies their own input convention, so that α
 means what it meant in the paper. The ``pytorch-tutorial`` preset instead keeps
 torchvision's raw weights, for which its weights were tuned.
 
+Checks. Every field is checked when a config is made, by the constructor, by
+``dataclasses.replace``, by the command line (which replaces flags into a preset) and by a
+checkpoint's reader alike: numbers are finite and of their annotated type (a bool is not an
+int, a string not a float), counts lie in their range, seeds in torch's (0 to 2**63 - 1),
+and one VGG pass holds at most :data:`MAX_VGG_PIXELS` pixels (4096 x 4096, about 41 GB of
+activations). Each refusal is one ValueError line naming the field::
+
+    >>> replace(preset("gatys2016"), content_weight=float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: content_weight must be a finite number, got nan
+
 Sources, cited per field:
   [G16]  Gatys, Ecker, Bethge. Image Style Transfer Using Convolutional Neural Networks.
          CVPR 2016 (and its preprint, A Neural Algorithm of Artistic Style, arXiv:1508.06576).
@@ -41,8 +53,14 @@ Sources, cited per field:
 
 from __future__ import annotations
 
+import functools
+import math
+import numbers
+import os
+import types
+import typing
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from typing import Literal, Union
 
 from .layers import block_of
 
@@ -50,6 +68,7 @@ Arch = Literal["vgg16", "vgg19"]
 Pooling = Literal["max", "avg"]
 Normalization = Literal["gatys", "johnson"]
 TVKind = Literal["squared", "l1", "isotropic"]
+Weights = str | os.PathLike  # "imagenet", "caffe", "gatys", "random" or a file (stylelib.weights)
 
 # [G16] Fig. 3 caption: "conv1_1 ... conv5_1" and content "conv4_2", Caffe blobs that hold the
 # rectified features: relu1_1 ... relu5_1 and relu4_2 in this library's names.
@@ -57,30 +76,175 @@ GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
-def _check_layer_weights(layers: tuple[str, ...], weights: tuple[float, ...]) -> None:
+# --- the one validator of both configs ----------------------------------------------------
+
+# VGG halves an image five times (pool1 ... pool5): 2**5 px is the smallest side it takes.
+MIN_SIDE = 32
+# A VGG pass keeps every activation up to its deepest loss layer for the backward pass: 610
+# float32 values, 2.4 kB, per input pixel for VGG-19 to relu5_1 (556 for VGG-16 to relu4_3;
+# stylelib.layers.layer_table). 4096 x 4096 px is then about 41 GB before the backward pass
+# adds as much again: what one of the largest accelerators holds, and days on a CPU. Past it a
+# run would fail deep inside the allocator; configs are refused here instead, in one line.
+MAX_VGG_PIXELS = 4096 * 4096
+BYTES_PER_PIXEL = 2440  # VGG-19 to relu5_1 in float32, the figure the messages quote
+# torch.manual_seed takes a signed 64-bit seed; numpy's SeedSequence any int >= 0.
+MAX_SEED = 2**63 - 1
+# Data-loading processes: 4 to 8 keep a GPU busy; each more costs a process's memory.
+MAX_WORKERS = 64
+
+# Counts and their smallest value; every other number of a config is a float.
+_MINIMUM = {
+    "steps": 1,
+    "size": 1,
+    "scales": 1,
+    "coarse_steps": 1,
+    "image_size": MIN_SIDE,
+    "style_size": MIN_SIDE,
+    "batch_size": 1,
+    "checkpoint_every": 0,
+    "workers": 0,
+    "seed": 0,
+}
+_MAXIMUM = {"seed": MAX_SEED, "workers": MAX_WORKERS}
+_POSITIVE = ("lr", "style_scale")  # floats > 0; the other floats are weights, >= 0
+_HOW_TO_SWITCH_OFF = {
+    "checkpoint_every": "; use 0 to save only at the end",
+    "workers": "; use 0 to load data in the training process",
+}
+
+
+def _check_fields(config: object) -> None:
+    """Check every field of ``config`` against its annotation and range; normalise in place.
+
+    The annotations are the specification: ``float`` is a finite real number (an int is
+    accepted and stored as a float), ``int`` a whole number that is not a bool, ``bool`` a
+    bool, ``tuple[X, ...]`` a tuple or list of X (stored as a tuple), a ``Literal`` one of its
+    values, ``X | None`` also None. Then the ranges: ``_MINIMUM``/``_MAXIMUM`` for counts,
+    > 0 for ``_POSITIVE`` floats, >= 0 for every other float (loss weights).
+    """
+    hints = _hints(type(config))
+    for f in fields(config):
+        given = getattr(config, f.name)
+        value = _checked(f.name, given, hints[f.name])
+        if value is not given:
+            object.__setattr__(config, f.name, value)  # frozen: set once, while constructing
+        _check_range(f.name, value)
+
+
+@functools.cache
+def _hints(cls: type) -> dict:
+    return typing.get_type_hints(cls)  # the annotations, resolved in this module
+
+
+def _checked(name: str, value: object, hint: object) -> object:
+    """``value`` as the type ``hint`` describes, or a one-line ValueError naming ``name``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _checked(name, value, option)
+            except ValueError as exc:
+                errors.append(exc)
+        if os.PathLike in args:
+            raise ValueError(f"{name} must be a name or a path, got {_shown(value)}")
+        raise errors[0]
+    if origin is Literal:
+        if isinstance(value, str) and value in args:
+            return value
+        raise ValueError(f"{name}={value!r} is not one of {', '.join(map(str, args))}")
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            what = "layer names" if args[0] is str else "numbers"
+            raise ValueError(
+                f"{name} must be a tuple of {what}, got {_shown(value)}; e.g. {name}=("
+                + ("'relu4_2',)" if args[0] is str else "1.0,)")
+            )
+        items = tuple(_checked(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value))
+        return value if items == value and isinstance(value, tuple) else items
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be True or False, got {_shown(value)}")
+    if hint is int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return value if type(value) is int else int(value)
+        raise ValueError(f"{name} must be a whole number (an int), got {_shown(value)}")
+    if hint is float:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise ValueError(f"{name} must be a number, got {_shown(value)}")
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        return value if type(value) is float else float(value)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{name} must be a string, got {_shown(value)}")
+    if hint is os.PathLike and isinstance(value, os.PathLike):
+        return value
+    if hint is os.PathLike:
+        raise ValueError(f"{name} must be a path, got {_shown(value)}")
+    raise TypeError(f"no rule checks a config field of type {hint}")  # a new field's type
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message: its repr (cut short) and its type."""
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _check_range(name: str, value: object) -> None:
+    if value is None or isinstance(value, (str, bool, os.PathLike)):
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    if name == "seed" and not 0 <= value <= MAX_SEED:
+        raise ValueError(
+            f"seed must be an int from 0 to 2**63 - 1 (the range torch's generators take), "
+            f"got {value}"
+        )
+    if name in _MINIMUM and value < _MINIMUM[name]:
+        if _MINIMUM[name] == 1:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+        if _MINIMUM[name] == 0:
+            raise ValueError(
+                f"{name} must not be negative, got {value!r}{_HOW_TO_SWITCH_OFF.get(name, '')}"
+            )
+        raise ValueError(
+            f"{name}={value} must be at least {MIN_SIDE} px (VGG halves it five times); "
+            "the paper uses 256"
+        )
+    if name in _MAXIMUM and value > _MAXIMUM[name]:
+        raise ValueError(f"{name} must be at most {_MAXIMUM[name]}, got {value!r}")
+    if name in _POSITIVE and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    if values and isinstance(values[0], float) and any(v < 0 for v in values):
+        raise ValueError(f"{name} must not be negative, got {value!r}; use 0 to switch it off")
+
+
+def _check_pixels(what: str, pixels: float, fix: str) -> None:
+    """Refuse a pass of more than ``MAX_VGG_PIXELS`` pixels, saying why (VGG's activations)."""
+    if pixels > MAX_VGG_PIXELS:
+        gigabytes = pixels * BYTES_PER_PIXEL / 1e9
+        raise ValueError(
+            f"{what} makes up to {pixels:,.0f} px, over the limit of {MAX_VGG_PIXELS:,} "
+            "(4096 x 4096): "
+            f"VGG keeps about {BYTES_PER_PIXEL / 1000:.1f} kB of activations per pixel, "
+            f"{gigabytes:,.0f} GB here; {fix}"
+        )
+
+
+def _check_layers(config: object) -> None:
+    layers, weights = config.style_layers, config.style_layer_weights
     if len(layers) != len(weights):
         raise ValueError(
             f"style_layers has {len(layers)} names but style_layer_weights has {len(weights)} "
             "values; give one weight per layer"
         )
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
-
-
-def _check_not_negative(config: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if any(v < 0 for v in (value if isinstance(value, tuple) else (value,))):
-            raise ValueError(f"{name} must not be negative, got {value!r}; use 0 to switch it off")
-
-
-def _check_positive(config: object, names: tuple[str, ...]) -> None:
-    for name in names:
-        if not getattr(config, name) > 0:
-            raise ValueError(f"{name} must be positive, got {getattr(config, name)!r}")
+    if not config.content_layers and not layers:
+        raise ValueError("give at least one content layer or one style layer")
 
 
 @dataclass(frozen=True)
@@ -88,7 +252,7 @@ class GatysConfig:
     """Image optimisation (Gatys et al. 2016); defaults are the paper's values."""
 
     arch: Arch = "vgg19"  # [G16] Sec. 2: the 19-layer VGG network, no fully connected layers
-    weights: str = "imagenet"  # [G16] Sec. 2: VGG trained on ImageNet ("caffe": the paper's own)
+    weights: Weights = "imagenet"  # [G16] Sec. 2: VGG trained on ImageNet ("caffe": the paper's)
     normalize_network: bool = True  # [G16] Sec. 2: mean activation of every filter = 1
     pooling: Pooling = "avg"  # [G16] Sec. 2: average pooling gives "slightly more appealing" images
     content_layers: tuple[str, ...] = ("relu4_2",)  # [G16] Fig. 3 caption ("conv4_2", rectified)
@@ -114,23 +278,22 @@ class GatysConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast VGG; Grams and losses in fp32
 
     def __post_init__(self) -> None:
-        _check_layer_weights(self.style_layers, self.style_layer_weights)
-        _check_choice("pooling", self.pooling, ("max", "avg"))
-        _check_choice("normalization", self.normalization, ("gatys", "johnson"))
-        _check_choice("init", self.init, ("noise", "content", "style"))
-        _check_choice("optimizer", self.optimizer, ("lbfgs", "adam"))
-        _check_choice("tv_kind", self.tv_kind, ("squared", "l1", "isotropic"))
-        _check_choice("color", self.color, ("none", "luminance", "histogram", "linear"))
-        _check_choice("precision", self.precision, ("fp32", "bf16"))
-        _check_positive(self, ("steps", "size", "style_scale", "scales"))
-        _check_not_negative(self, ("content_weight", "style_weight", "tv_weight", "gamma"))
-        _check_not_negative(self, ("style_layer_weights",))
-        if self.lr is not None:
-            _check_positive(self, ("lr",))
-        if self.coarse_steps is not None:
-            _check_positive(self, ("coarse_steps",))
-        if not self.content_layers and not self.style_layers:
-            raise ValueError("give at least one content layer or one style layer")
+        _check_fields(self)
+        _check_layers(self)
+        _check_pixels(f"size={self.size}", self.size**2, "choose a smaller size")
+        side = self.size * self.style_scale  # the style image's long side (inf if absurd)
+        _check_pixels(
+            f"style_scale={self.style_scale:g} (a style image of {side:.0f} px at "
+            f"size={self.size})",
+            side * side,
+            "lower style_scale or size",
+        )
+        coarsest = self.size / 2 ** min(self.scales - 1, 64)
+        if self.scales > 1 and coarsest < MIN_SIDE:
+            raise ValueError(
+                f"scales={self.scales} halves size={self.size} to {coarsest:.3g} px at the "
+                f"coarsest level, below VGG's {MIN_SIDE} px; use fewer scales or a larger size"
+            )
 
     @property
     def step_size(self) -> float:
@@ -151,7 +314,7 @@ class JohnsonConfig:
     """
 
     arch: Arch = "vgg16"  # [J16] Sec. 3: a VGG-16 loss network pretrained on ImageNet
-    weights: str = "imagenet"  # [J16] Sec. 3: the loss network is fixed, pretrained
+    weights: Weights = "imagenet"  # [J16] Sec. 3: the loss network is fixed, pretrained
     pooling: Pooling = "max"  # [J16] keeps VGG-16 as trained
     content_layers: tuple[str, ...] = ("relu2_2",)  # [J16] Sec. 4.1: feature loss at relu2_2
     style_layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS  # [J16] Sec. 4.1
@@ -176,22 +339,14 @@ class JohnsonConfig:
     workers: int = 0  # data-loading processes (0: in the training process; try 4 on a GPU)
 
     def __post_init__(self) -> None:
-        _check_layer_weights(self.style_layers, self.style_layer_weights)
-        _check_choice("pooling", self.pooling, ("max", "avg"))
-        _check_choice("normalization", self.normalization, ("gatys", "johnson"))
-        _check_choice("tv_kind", self.tv_kind, ("squared", "l1", "isotropic"))
-        _check_choice("transformer_norm", self.transformer_norm, ("instance", "batch"))
-        _check_choice("upsample", self.upsample, ("resize", "transpose"))
-        _check_positive(self, ("image_size", "style_size", "batch_size", "lr", "steps"))
-        _check_not_negative(self, ("content_weight", "style_weight", "tv_weight"))
-        _check_not_negative(self, ("style_layer_weights", "checkpoint_every", "workers"))
-        if self.image_size < 32 or self.style_size < 32:
-            raise ValueError(
-                f"image_size={self.image_size} and style_size={self.style_size} must be at "
-                "least 32 px (VGG halves them five times); the paper uses 256"
-            )
-        if not self.content_layers and not self.style_layers:
-            raise ValueError("give at least one content layer or one style layer")
+        _check_fields(self)
+        _check_layers(self)
+        _check_pixels(
+            f"batch_size={self.batch_size} crops of image_size={self.image_size}",
+            self.batch_size * self.image_size**2,
+            "lower image_size or batch_size",
+        )
+        _check_pixels(f"style_size={self.style_size}", self.style_size**2, "lower style_size")
 
 
 # [Gc] uses the same rectified layers and normalised network (its vgg_conv.pth), max
@@ -267,7 +422,7 @@ def equal_layer_weights(n: int, normalization: str) -> tuple[float, ...]:
         >>> equal_layer_weights(4, "gatys"), equal_layer_weights(2, "johnson")
         ((0.25, 0.25, 0.25, 0.25), (1.0, 1.0))
     """
-    _check_choice("normalization", normalization, ("gatys", "johnson"))
+    _checked("normalization", normalization, Normalization)
     return ((1.0 / n) if normalization == "gatys" else 1.0,) * n if n else ()
 
 

@@ -88,7 +88,7 @@ def build(lessons: Path = LESSONS, check: bool = False) -> list[str]:
                     continue
                 stale.append(released.name)
                 if not check:
-                    with atomic_write(student, "w", encoding="utf-8") as f:
+                    with atomic_write(student, "w", encoding="utf-8", overwrite=True) as f:
                         f.write(text)
     return stale
 

@@ -35,7 +35,7 @@ import requests
 import torch
 
 from stylelib.errors import ImageError, StylelibError
-from stylelib.images import MIN_SIDE, ImageSource, load_image, save_image
+from stylelib.images import MAX_PIXELS, MIN_SIDE, ImageSource, load_image, save_image
 
 DATA_DIR_ENV = "STYLELIB_DATA_DIR"  # an offline mirror: a folder holding Artwork.filename files
 CACHE_ENV = "STYLELIB_CACHE"  # where downloaded artworks are kept (default: pooch.os_cache)
@@ -290,7 +290,8 @@ def procedural_style(name: str = "mosaic", size: int = 256, seed: int = 0) -> to
 
     Args:
         name: one of :data:`PROCEDURAL_STYLES`.
-        size: side of the square image in px (an int >= 32).
+        size: side of the square image in px (an int >= 32, size² at most
+            :data:`stylelib.images.MAX_PIXELS`).
         seed: a non-negative int; another seed gives another picture of the same kind.
 
     Returns:
@@ -304,6 +305,11 @@ def procedural_style(name: str = "mosaic", size: int = 256, seed: int = 0) -> to
     if isinstance(size, bool) or not isinstance(size, int) or size < MIN_SIDE:
         raise ImageError(
             f"size must be an int >= {MIN_SIDE} (the side in px), got {size!r}; e.g. size=256"
+        )
+    if size**2 > MAX_PIXELS:  # numpy would allocate several float64 canvases of that size
+        raise ImageError(
+            f"size={size} would draw {size**2:,} px, over the {MAX_PIXELS:,} an image may hold "
+            "(stylelib.images.MAX_PIXELS); e.g. size=256"
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ImageError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0")

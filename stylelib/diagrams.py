@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .errors import OutputError, StylelibError, one_line
-from .files import atomic_path
+from .files import atomic_path, check_target
 from .layers import layer_table
 
 DIAGRAM_FORMATS = (".svg", ".png", ".pdf")
@@ -407,12 +407,13 @@ def autograd_diagram(arch: str = "vgg16", layer: str = "relu1_2", input_size: in
     return dot
 
 
-def check_diagram_path(path: str | os.PathLike) -> Path:
+def check_diagram_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Check that a diagram can be written at ``path``; return it resolved.
 
     Raises:
         ValueError: the suffix is not .svg, .png or .pdf.
-        OutputError: the folder is missing or not writable, or ``path`` is a folder.
+        OutputError: the folder is missing or not writable, ``path`` is a folder, or it
+            exists and ``overwrite`` is False (:func:`stylelib.files.check_target`).
     """
     target = Path(path).expanduser().resolve()
     if target.suffix.lower() not in DIAGRAM_FORMATS:
@@ -420,41 +421,35 @@ def check_diagram_path(path: str | os.PathLike) -> Path:
             f"cannot tell the diagram format of '{target}' from its suffix "
             f"'{target.suffix}'; use .svg, .png or .pdf"
         )
-    if not target.parent.is_dir():
-        raise OutputError(
-            f"output folder '{target.parent}' does not exist; create it (mkdir -p) or choose "
-            "another"
-        )
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{target.parent}' is not writable; choose another")
-    if target.is_dir():
-        raise OutputError(f"'{target}' is a folder; give a file name such as vgg16.svg")
-    return target
+    return check_target(target, overwrite=overwrite, example="vgg16.svg")
 
 
-def save_diagram(dot, path: str | os.PathLike) -> Path:
+def save_diagram(dot, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Render a graphviz diagram to SVG, PNG (144 dpi) or PDF with the ``dot`` program.
 
     The format comes from the suffix. ``dot`` writes a temporary file in the target folder,
-    which is then renamed over ``path``: a failed render never leaves a half-written file.
+    which is then moved to ``path``: a failed render never leaves a half-written file, and an
+    existing file is kept unless ``overwrite``.
 
     Args:
         dot: a ``graphviz.Digraph`` (or anything with a DOT ``.source``).
         path: where to write it, ending in .svg, .png or .pdf.
+        overwrite: replace an existing file at ``path``.
 
     Returns:
         The resolved path that was written.
 
     Raises:
         ValueError: a suffix other than .svg, .png, .pdf.
-        OutputError: a missing or unwritable folder.
+        OutputError: a missing or unwritable folder, or an existing file without
+            ``overwrite``.
         StylelibError: the ``dot`` program is not installed, or failed.
 
     Example:
         >>> save_diagram(vgg_diagram("vgg19"), "vgg19.pdf")  # doctest: +SKIP
         PosixPath('/home/me/vgg19.pdf')
     """
-    target = check_diagram_path(path)
+    target = check_diagram_path(path, overwrite=overwrite)
     program = shutil.which("dot")
     if program is None:
         raise StylelibError(
@@ -464,7 +459,7 @@ def save_diagram(dot, path: str | os.PathLike) -> Path:
         )
     fmt = target.suffix.lower()[1:]
     try:
-        with atomic_path(target) as tmp:
+        with atomic_path(target, overwrite=overwrite) as tmp:
             # -Gdpi is only a default: a graph that sets its own dpi keeps it
             dpi = ["-Gdpi=144"] if fmt == "png" else []
             command = [program, f"-T{fmt}", *dpi, "-o", str(tmp)]
@@ -476,6 +471,8 @@ def save_diagram(dot, path: str | os.PathLike) -> Path:
                 raise StylelibError(
                     f"dot could not render the diagram: {message[-1] if message else 'no message'}"
                 )
+    except OutputError:
+        raise
     except OSError as e:
         raise OutputError(f"cannot write in '{target.parent}' ({one_line(e)})") from None
     return target

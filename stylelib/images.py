@@ -7,6 +7,17 @@ border: :func:`load_image` converts files, PIL images, arrays and tensors to the
 take images out again. Problems raise ``ImageError`` / ``OutputError`` with one line that
 says what was expected, what was given and what to do.
 
+Sizes follow one rule, applied the same way by :func:`load_image`, :func:`resize` and
+:func:`check_image`: every image has at least :data:`MIN_SIDE` (32) px on each side, both as
+given and after any resizing, because VGG's five 2x2 poolings divide it by 32. Nothing
+smaller is ever upscaled: a 1 x 1 or a 1 x 5000 image is refused with its size and the
+minimum, and so is a resize whose short side would fall below 32 px. At the other end, an
+image as decoded (checked from the file header) and an image as resized may hold at most
+``max_pixels`` (:data:`MAX_PIXELS`, 64 megapixels: about 770 MB as float32 before VGG's
+first layer makes 64 channels of it); ``load_image(..., size=10**7)`` is refused with that
+limit, not left to the allocator. :func:`check_image` checks sides only: a tensor it is
+given already exists.
+
 Example:
     >>> import torch
     >>> from stylelib.images import load_image, check_image
@@ -17,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,12 +38,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stylelib.config import MIN_SIDE  # VGG's smallest side: one home, in config
 from stylelib.errors import ImageError, OutputError, one_line
-from stylelib.files import atomic_write
+from stylelib.files import atomic_write, check_target
 
-# VGG halves the image with five 2x2 poolings (pool1 ... pool5): 2**5 = 32 px is the
-# smallest side that still leaves pool5 with at least one pixel.
-MIN_SIDE = 32
 # Default decompression-bomb guard: a 64-megapixel photo is about the largest a user means to
 # load; a tiny file that claims more would decode into gigabytes of memory.
 MAX_PIXELS = 64_000_000
@@ -59,7 +69,12 @@ ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
 
 def check_image(
-    x: object, name: str = "image", *, allow_batch: bool = True, check_range: bool = True
+    x: object,
+    name: str = "image",
+    *,
+    allow_batch: bool = True,
+    check_range: bool = True,
+    min_side: int = MIN_SIDE,
 ) -> None:
     """Check that ``x`` follows the image contract; raise a teaching ImageError if not.
 
@@ -72,6 +87,8 @@ def check_image(
         allow_batch: if False, ``B`` must be 1.
         check_range: if False, skip the ``[0, 1]`` check (for an image being optimised,
             which may stray outside the range between steps; NaN/Inf are still refused).
+        min_side: the smallest side; VGG's :data:`MIN_SIDE` unless a network takes smaller
+            images (the transform network takes 5 px).
 
     Raises:
         ImageError: one line naming ``name``, what was found and how to fix it.
@@ -79,7 +96,7 @@ def check_image(
     Example:
         >>> check_image(torch.rand(1, 3, 64, 64), "content")
     """
-    _check(x, name, allow_batch=allow_batch, min_side=MIN_SIDE, check_range=check_range)
+    _check(x, name, allow_batch=allow_batch, min_side=min_side, check_range=check_range)
 
 
 def _check(x: object, name: str, *, allow_batch: bool, min_side: int, check_range: bool) -> None:
@@ -130,12 +147,21 @@ def _check(x: object, name: str, *, allow_batch: bool, min_side: int, check_rang
         lo, hi = x.min().item(), x.max().item()
         if lo < -_ATOL or hi > 1 + _ATOL:
             raise ImageError(f"{name} {_range_problem(lo, hi, 'x')}")
-    if min(shape[2:]) < min_side:
+    if min(shape[2:]) < 1:
+        raise ImageError(f"{name} is empty ({shape[2]}x{shape[3]} px); pass an image with pixels")
+    if min_side == MIN_SIDE:
+        _check_sides(shape[2], shape[3], name)
+
+
+def _check_sides(h: int, w: int, name: str, fix: str | None = None) -> None:
+    """The size rule's lower end: both sides >= MIN_SIDE, said the same way everywhere."""
+    if min(h, w) < MIN_SIDE:
+        fix = fix or (
+            f"stylelib never upscales an image that small: use one with both sides >= {MIN_SIDE} px"
+        )
         raise ImageError(
-            f"{name} is {shape[2]}x{shape[3]} px (HxW), but VGG needs at least {MIN_SIDE} px "
-            f"on each side; choose a larger image or resize it so both sides are >= {MIN_SIDE}"
-            if min_side == MIN_SIDE
-            else f"{name} is empty ({shape[2]}x{shape[3]} px); pass an image with pixels"
+            f"{name} is {h}x{w} px (HxW), smaller than the {MIN_SIDE} px VGG needs on each "
+            f"side; {fix}"
         )
 
 
@@ -166,16 +192,19 @@ def load_image(
             - a float tensor ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] (returned detached,
               on its device, as float32).
         size: if given, resize so the long side is ``size`` px (aspect ratio kept,
-            antialiased). Must be an int >= :data:`MIN_SIDE`.
+            antialiased). Must be an int >= :data:`MIN_SIDE`, and the resized image must
+            keep both sides >= :data:`MIN_SIDE` and hold at most ``max_pixels``.
         max_pixels: refuse files and PIL images with more pixels than this (decompression
-            bomb guard), checked from the header before decoding.
+            bomb guard), checked from the header before decoding, and a ``size`` that would
+            make more.
 
     Returns:
         A new float32 tensor ``(1, 3, H, W)`` (``(B, 3, H, W)`` for a batched tensor source)
         in [0, 1]. It never shares memory with ``source``, which is left unchanged.
 
     Raises:
-        ImageError: the source cannot be read or is not a valid image (one-line message).
+        ImageError: the source cannot be read, is not a valid image, or breaks the size rule
+            of this module (one-line message).
 
     Example:
         >>> x = load_image(np.zeros((40, 80, 3), dtype=np.uint8), size=64)
@@ -203,8 +232,9 @@ def load_image(
             "a PIL image, a numpy array (H, W, 3) or a tensor (3, H, W)"
         )
     name = f"image '{source}'" if isinstance(source, (str, os.PathLike)) else "image"
+    _check_sides(*x.shape[-2:], name)  # as given: nothing below MIN_SIDE is upscaled
     if size is not None:
-        x = resize(x, size)
+        x = _resize(x, size, max_pixels, name)
         name += f" resized to long side {size}"
     check_image(x, name)
     return x
@@ -340,34 +370,68 @@ def _to_batch(rgb: np.ndarray) -> torch.Tensor:
 # --------------------------------------------------------------------------- resizing
 
 
-def resize(image: torch.Tensor, size: int) -> torch.Tensor:
+def resize(image: torch.Tensor, size: int, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Resize so that the long side is ``size`` px, keeping the aspect ratio.
 
-    The short side is rounded (and at least 1 px). Bicubic interpolation with antialiasing,
-    so shrinking averages away detail instead of aliasing it; the result is clamped to
-    [0, 1] because bicubic can overshoot.
+    The short side is rounded. Bicubic interpolation with antialiasing, so shrinking averages
+    away detail instead of aliasing it; the result is clamped to [0, 1] because bicubic can
+    overshoot. The module's size rule holds on both ends: ``image`` and the result have at
+    least :data:`MIN_SIDE` px on each side, and the result at most ``max_pixels`` pixels.
 
     Args:
-        image: float tensor ``(B, 3, H, W)`` in [0, 1].
-        size: the new long side in px, an int >= 1.
+        image: float tensor ``(B, 3, H, W)`` in [0, 1], both sides >= :data:`MIN_SIDE`.
+        size: the new long side in px, an int.
+        max_pixels: the most pixels (H' x W') the result may have.
 
     Returns:
         A new float tensor ``(B, 3, H', W')`` with ``max(H', W') == size``.
 
+    Raises:
+        ImageError: a bad ``size``, or an image or result outside the size rule (one line).
+
     Example:
-        >>> resize(torch.rand(1, 3, 100, 200), 50).shape
-        torch.Size([1, 3, 25, 50])
+        >>> resize(torch.rand(1, 3, 100, 200), 64).shape
+        torch.Size([1, 3, 32, 64])
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ImageError(f"size must be a positive int (the long side in px), got {size!r}")
-    _check(image, "image", allow_batch=True, min_side=1, check_range=False)
+    _check(image, "image", allow_batch=True, min_side=MIN_SIDE, check_range=False)
+    return _resize(image, size, max_pixels, "image")
+
+
+def _resize(image: torch.Tensor, size: int, max_pixels: int, name: str) -> torch.Tensor:
+    """:func:`resize` of a checked image, refusing a result outside the size rule."""
     h, w = image.shape[-2:]
-    scale = size / max(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    long, short = max(h, w), min(h, w)
+    if size > max_pixels:  # too many even one pixel high; integers avoid a float overflow
+        new = (h * size // long, w * size // long)
+    else:
+        new = (round(h * size / long), round(w * size / long))
+    if new[0] * new[1] > max_pixels:
+        raise ImageError(
+            f"{name} resized to long side {size:,} would be {new[0]:,}x{new[1]:,} = "
+            f"{new[0] * new[1]:,} pixels, more than the limit of {max_pixels:,} (max_pixels: "
+            f"{max_pixels * 12 / 1e9:.2g} GB as float32 RGB, before VGG makes 64 channels of "
+            f"it); choose a long side of at most {_largest_size(h, w, max_pixels):,}"
+        )
+    if min(new) < MIN_SIDE:
+        needed = math.ceil((MIN_SIDE - 0.5) * long / short)
+        while round(short * needed / long) < MIN_SIDE:
+            needed += 1
+        _check_sides(*new, f"{name} resized to long side {size}", f"choose a long side >= {needed}")
     if new == (h, w):
         return image.clone()
     out = F.interpolate(image, size=new, mode="bicubic", align_corners=False, antialias=True)
     return out.clamp_(0.0, 1.0)
+
+
+def _largest_size(h: int, w: int, max_pixels: int) -> int:
+    """The largest long side whose resize of an h x w image keeps within ``max_pixels``."""
+    long, short = max(h, w), min(h, w)
+    size = math.isqrt(max_pixels * long // short) + 1
+    while size > 1 and size * round(short * size / long) > max_pixels:
+        size -= 1
+    return size
 
 
 # --------------------------------------------------------------------------- output
@@ -406,13 +470,13 @@ def to_numpy(image: torch.Tensor) -> np.ndarray:
 
 
 def check_output_path(
-    path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = True
+    path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (), overwrite: bool = False
 ) -> Path:
     """Check, before any long work, that an image can be saved at ``path``; return it resolved.
 
     Raises OutputError (one line) for a suffix that is not an image format, a missing or
-    unwritable folder, a folder in place of a file, ``path`` being one of ``inputs``, or, with
-    ``overwrite=False``, an existing file.
+    unwritable folder, a folder in place of a file, ``path`` being one of ``inputs``, or,
+    unless ``overwrite``, an existing file (:func:`stylelib.files.check_target`).
     """
     target = Path(path).expanduser().resolve()
     suffix = target.suffix.lower()
@@ -421,69 +485,49 @@ def check_output_path(
             f"cannot tell the image format of '{target}' from its suffix '{suffix}'; "
             f"use one of {' '.join(IMAGE_EXTENSIONS)} (e.g. out.png)"
         )
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(
-            f"output folder '{folder}' does not exist; create it (mkdir -p) or choose another"
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{folder}' is not writable; choose another folder")
-    if target.is_dir():
-        raise OutputError(f"'{target}' is a folder; give a file name such as out.png")
-    for source in inputs:
-        if _same_file(target, Path(source).expanduser().resolve()):
-            raise OutputError(
-                f"refusing to overwrite the input image '{target}'; choose another output path"
-            )
-    if not overwrite and target.exists():
-        raise OutputError(
-            f"'{target}' already exists; choose another name or pass --overwrite to replace it"
-        )
-    return target
+    return check_target(target, inputs=inputs, overwrite=overwrite, kind="image")
 
 
 def save_image(
-    image: torch.Tensor, path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = ()
+    image: torch.Tensor,
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
 ) -> Path:
-    """Save one image atomically, never overwriting an input.
+    """Save one image atomically, never overwriting an input, nor any file unless told to.
 
     The format comes from the suffix (one of :data:`IMAGE_EXTENSIONS`; JPEG and WebP at
     quality 95, PNG is lossless). The image is written to a temporary file in the same folder
-    and then renamed over ``path``, so a crash never leaves a half-written file and an
-    existing file at ``path`` stays intact unless the new one is complete.
+    and then moved to ``path`` (:mod:`stylelib.files`), so a crash never leaves a half-written
+    file, and an existing file at ``path`` is kept unless ``overwrite`` (also when another
+    program creates it while this one writes).
 
     Args:
         image: one image ``(1, 3, H, W)`` or ``(3, H, W)``; values are clamped to [0, 1].
         path: where to write it.
         inputs: paths that must not be overwritten (e.g. the content and style images).
+        overwrite: replace an existing file at ``path`` (never one of ``inputs``).
 
     Returns:
         The resolved path that was written.
 
     Raises:
-        OutputError: bad suffix, missing or unwritable folder, ``path`` is an input, or the
-            write failed (one-line message).
+        OutputError: bad suffix, missing or unwritable folder, ``path`` is an input or exists
+            (without ``overwrite``), or the write failed (one-line message).
 
     Example:
         >>> save_image(torch.rand(1, 3, 32, 32), "out.png", inputs=["in.jpg"])  # doctest: +SKIP
         PosixPath('/home/me/out.png')
     """
-    target = check_output_path(path, inputs=inputs)
+    target = check_output_path(path, inputs=inputs, overwrite=overwrite)
     fmt, options = _SAVE_FORMATS[target.suffix.lower()]
     pil = to_pil(image)  # check and convert before any file is created
     try:
-        with atomic_write(target) as f:
+        with atomic_write(target, overwrite=overwrite) as f:
             pil.save(f, format=fmt, **options)
+    except OutputError:
+        raise
     except OSError as e:
         raise OutputError(f"could not write '{target}' ({one_line(e)})") from e
     return target
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """True if two resolved paths name the same file (also via hard links)."""
-    if a == b:
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist: they cannot be the same file
-        return False

@@ -43,6 +43,15 @@ def _check_normalization(normalization: str) -> None:
 
 
 def _check_4d(tensor: Tensor, name: str) -> None:
+    """A floating-point ``(B, C, H, W)`` tensor: integer arithmetic would wrap around (uint8
+    squares modulo 256) or truncate, silently, and give a plausible-looking wrong loss."""
+    if not isinstance(tensor, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor (B, C, H, W), got {type(tensor).__name__}")
+    if not tensor.is_floating_point():
+        raise ValueError(
+            f"{name} must be a floating-point tensor, got dtype {tensor.dtype}; convert it "
+            "with .float() / 255 for an image of bytes (uint8), .float() otherwise"
+        )
     if tensor.dim() != 4:
         raise ValueError(
             f"{name} must be a 4-D tensor (B, C, H, W), got shape {tuple(tensor.shape)}; "
@@ -181,6 +190,12 @@ def layer_style_loss(
     _check_normalization(normalization)
     _check_4d(features, "features")
     c = features.shape[1]
+    if not isinstance(target_gram, Tensor) or not target_gram.is_floating_point():
+        raise ValueError(
+            "target_gram must be a floating-point tensor (B, C, C), got "
+            f"{getattr(target_gram, 'dtype', type(target_gram).__name__)}; build it with "
+            "gram_matrix(style_features) from float features"
+        )
     if target_gram.dim() != 3:
         raise ValueError(
             f"target_gram must be a 3-D tensor (B, C, C), got shape {tuple(target_gram.shape)}; "

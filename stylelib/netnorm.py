@@ -268,7 +268,7 @@ def _write_scales(
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as f:
+        with atomic_write(path, overwrite=True) as f:  # stale scales are replaced
             torch.save(payload, f)
     except OSError:
         pass  # a read-only cache: the scales stay in memory for this process

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -109,11 +110,13 @@ def used_layers(config: GatysConfig) -> tuple[list[str], list[str]]:
 
 
 def features(net: VGGFeatures, image: Tensor, layers: Sequence[str], precision: str) -> dict:
-    """VGG features in fp32; under ``precision="bf16"`` the network runs in bfloat16."""
+    """VGG features for the losses, in fp32 (fp64 from a ``net.double()``, as tests use);
+    under ``precision="bf16"`` the network runs in bfloat16 and its features come back fp32."""
     autocast = torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     with autocast:
         out = net(image, layers=layers)
-    return {name: f.float() for name, f in out.items()}
+    wide = (torch.float32, torch.float64)
+    return {name: f if f.dtype in wide else f.float() for name, f in out.items()}
 
 
 def make_targets(
@@ -309,6 +312,7 @@ def transfer(
     callback: TransferCallback | None = None,
     save_every: int = 0,
     save_path: str | Path | None = None,
+    overwrite: bool = False,
     progress: bool = True,
     net: VGGFeatures | None = None,
 ) -> Result:
@@ -323,19 +327,29 @@ def transfer(
         callback: ``callback(step, image, record)`` after every step, with the current image
             (in [0, 1], detached) and the step's history record; returning True stops the run
             and returns the best image so far.
-        save_every: also save the current image every this many steps (0: never) to
-            ``save_path`` with ``.stepNNNNN`` before its suffix, atomically.
+        save_every: also save the current image every this many steps (an int >= 0; 0:
+            never) to ``save_path`` with ``.stepNNNNN`` before its suffix, atomically.
         save_path: see ``save_every``; inputs given as paths are never overwritten.
+        overwrite: let ``save_every`` replace existing step files (refused before any work
+            without it).
         progress: show a tqdm progress bar.
         net: a :class:`VGGFeatures` to reuse (built from the config when None).
 
     Returns:
         A :class:`Result`; ``result.image`` is ``(1, 3, H, W)`` with long side ``config.size``.
     """
-    config = config or GatysConfig()
-    device = pick_device(config.device)
+    config = GatysConfig() if config is None else config
+    if not isinstance(config, GatysConfig):
+        raise ValueError(
+            f"config must be a GatysConfig, got {type(config).__name__}; start from "
+            "preset('gatys2016') and vary it with dataclasses.replace"
+        )
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise ValueError("no style image was given (an empty list); pass one or more styles")
     blend = normalise_blend(blend, len(styles))
+    save_every = check_save_every(save_every)
+    device = pick_device(config.device)
     content_img = load_image(content, size=config.size)
     style_imgs = [load_image(s) for s in styles]
     if config.color in ("histogram", "linear"):
@@ -345,6 +359,13 @@ def transfer(
     _check_layers(config)
     if save_every and save_path:  # refuse a bad path now, not after the first save_every steps
         check_output_path(_numbered(save_path, 0), inputs=_paths(content, *styles, init))
+        total = config.steps + (len(sizes) - 1) * (config.coarse_steps or config.steps)
+        for step in range(save_every, total + 1, save_every):
+            check_output_path(
+                _numbered(save_path, step),
+                inputs=_paths(content, *styles, init),
+                overwrite=overwrite,
+            )
     net = net or extractor(config)
     net = net.to(device)
     run = _Run(
@@ -355,6 +376,7 @@ def transfer(
         view=functools.partial(_viewable, original=content_img, config=config),
         save_every=save_every if save_path else 0,
         save_path=save_path,
+        overwrite=overwrite,
         inputs=_paths(content, *styles, init),
     )
     steps = [config.coarse_steps or config.steps] * (len(sizes) - 1) + [config.steps]
@@ -405,6 +427,7 @@ class _Run:
     view: Callable[[Tensor], Tensor]
     save_every: int
     save_path: str | Path | None
+    overwrite: bool
     inputs: list
     bar: object = None
     start: float = field(default_factory=time.perf_counter)
@@ -474,7 +497,8 @@ class _Run:
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{record['loss']:.4g}", refresh=False)
         if self.save_every and step % self.save_every == 0:
-            save_image(self.view(x.detach()), _numbered(self.save_path, step), inputs=self.inputs)
+            path = _numbered(self.save_path, step)
+            save_image(self.view(x.detach()), path, inputs=self.inputs, overwrite=self.overwrite)
         if self.callback is not None and self.callback(step, self.view(x.detach()), record):
             self.result.stopped, self.result.message = "stopped", f"stopped at step {step}"
             return True
@@ -513,17 +537,39 @@ def _diverged_message(config: GatysConfig, steps: int, finite: bool = False) -> 
 
 
 def normalise_blend(blend: Sequence[float] | None, n: int) -> list[float]:
-    """One non-negative weight per style image, scaled to sum 1."""
+    """One finite, non-negative weight per style image, not all zero, scaled to sum 1."""
     if blend is None:
         return [1.0 / n] * n
-    blend = [float(b) for b in blend]
+    try:
+        if isinstance(blend, (str, bytes)) or any(isinstance(b, (str, bool)) for b in blend):
+            raise TypeError
+        blend = [float(b) for b in blend]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"blend must be numbers, one weight per style image, got {blend!r}"
+        ) from None
     if len(blend) != n:
         raise ValueError(
             f"{len(blend)} blend weights for {n} style images; give one weight per style"
         )
+    if not all(math.isfinite(b) for b in blend):
+        raise ValueError(f"blend weights must be finite numbers, got {blend}")
     if any(b < 0 for b in blend) or sum(blend) <= 0:
         raise ValueError(f"blend weights {blend} must be >= 0 with a positive sum")
+    if not math.isfinite(sum(blend)):  # each finite, their sum not: scale them down first
+        blend = [b / max(blend) for b in blend]
     return [b / sum(blend) for b in blend]
+
+
+def check_save_every(save_every: object) -> int:
+    """``save_every`` as an int >= 0 (0: no intermediate images), or a one-line ValueError."""
+    if isinstance(save_every, bool) or not isinstance(save_every, numbers.Integral):
+        raise ValueError(
+            f"save_every must be a whole number of steps (0: never), got {save_every!r}"
+        )
+    if save_every < 0:
+        raise ValueError(f"save_every must be >= 0 (0: never, N: every N steps), got {save_every}")
+    return int(save_every)
 
 
 def _check_level_sizes(

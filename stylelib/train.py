@@ -49,6 +49,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .checkpoints import (
+    CheckpointError,
     check_model_path,
     check_resumable,
     load_checkpoint,
@@ -61,7 +62,7 @@ from .config import JohnsonConfig
 from .data import resolve_image
 from .deprecation import moved
 from .devices import pick_device
-from .errors import Diverged, ImageError, StylelibError
+from .errors import Diverged, ImageError, StylelibError, one_line
 from .images import IMAGE_EXTENSIONS, load_image
 from .losses import content_loss, style_gram, style_loss, total_variation
 from .transformer import TransformerNet
@@ -195,9 +196,34 @@ class ShardSampler(Sampler[int]):
         return max(0, self.steps - self.start_step) * self.per_rank
 
 
-def collate(items: list) -> tuple[Tensor, list[tuple[str, str]]]:
-    """Stack the crops; gather the skipped files."""
+def collate(items: list) -> tuple[Tensor | StylelibError, list[tuple[str, str]]]:
+    """Stack the crops; gather the skipped files. A sample that is an error (see
+    :class:`_ErrorsAsValues`) makes the whole batch that error, for the loop to raise."""
+    for item in items:
+        if isinstance(item, StylelibError):
+            return item, []
     return torch.stack([crop for crop, _ in items]), [s for _, skip in items for s in skip]
+
+
+class _ErrorsAsValues(Dataset):
+    """``dataset`` with its one-line errors (StylelibError) returned as samples, not raised.
+
+    A DataLoader worker's exception reaches the training process re-raised by torch, with
+    the worker's whole traceback as its message; returned as a value it arrives as it was
+    raised, and :func:`train` raises it there: the same one line with ``workers=0`` or 4.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, k: int):
+        try:
+            return self.dataset[k]
+        except StylelibError as exc:
+            return exc
 
 
 # --- the loss ------------------------------------------------------------------------------
@@ -377,9 +403,15 @@ def train(
 
     Raises:
         DataError, ImageError, CheckpointError, OutputError: bad inputs, one line each.
-        Diverged: the loss became NaN/Inf (the last checkpoint is kept).
+        Diverged: the loss or the network's output became NaN/Inf (the last checkpoint is
+            kept).
     """
-    config = config or JohnsonConfig()
+    config = JohnsonConfig() if config is None else config
+    if not isinstance(config, JohnsonConfig):
+        raise ValueError(
+            f"config must be a JohnsonConfig, got {type(config).__name__}; start from "
+            "preset('johnson2016') and vary it with dataclasses.replace"
+        )
     procs = start_processes(config.device)
     try:
         run = _Training(style, data, config, output, resume, overwrite, tensorboard, procs)
@@ -402,6 +434,10 @@ class _Training:
         self.output = (
             check_model_path(output, overwrite=overwrite, resume=resume) if output else None
         )
+        # Replacing the output file was allowed up front (--overwrite, or resuming it); else
+        # the first save must not replace a file that appeared meanwhile, the later ones do.
+        same = resume is not None and self.output == Path(resume).expanduser().resolve()
+        self.replace_output = overwrite or same
         self.writer = _tensorboard_writer(tensorboard) if tensorboard and procs.rank == 0 else None
         files = list_images(data)
         self.dataset = CropDataset(files, config.image_size, config.seed)
@@ -416,18 +452,16 @@ class _Training:
             )
 
         random.seed(config.seed)
-        np.random.seed(config.seed)  # noqa: NPY002 (the global one, as training scripts do)
+        # the global one, as training scripts do; it takes 32-bit words, so a larger seed
+        # goes in as two of them (a smaller one as itself, as it always has)
+        words = config.seed if config.seed < 2**32 else [config.seed % 2**32, config.seed >> 32]
+        np.random.seed(words)  # noqa: NPY002
         torch.manual_seed(config.seed)
         self.model = TransformerNet(config.transformer_norm, config.upsample).to(procs.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.step, self.history, self.skipped, self.seconds0 = 0, [], [], 0.0
         if checkpoint:
-            self.model.load_state_dict(checkpoint["model"])
-            self.optimizer.load_state_dict(checkpoint["optimizer"])
-            self.step, self.history = checkpoint["step"], list(checkpoint["history"])
-            self.skipped = list(checkpoint["data"]["skipped"])
-            self.seconds0 = checkpoint["seconds"]
-            set_rng_state(checkpoint["rng"])
+            self._restore(checkpoint, resume)
         self.net = loss_network(config).to(procs.device)
         self.grams = style_targets(self.net, style_image.to(procs.device), config)
         self.ddp = self.model
@@ -435,6 +469,22 @@ class _Training:
             ids = [procs.device.index] if procs.device.type == "cuda" else None
             self.ddp = DistributedDataParallel(self.model, device_ids=ids)
         self.saved_step = -1  # the step of the last checkpoint this run wrote
+
+    def _restore(self, checkpoint: dict, path) -> None:
+        """Weights, Adam's state, the step, the history and the generators of ``checkpoint``."""
+        try:
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            set_rng_state(checkpoint["rng"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"cannot resume '{path}': its model, optimizer or generator state does not "
+                f"fit this run ({one_line(exc, limit=160, first_line=True, with_type=True)}); "
+                "the file was changed or written by another program"
+            ) from None
+        self.step, self.history = checkpoint["step"], list(checkpoint["history"])
+        self.skipped = list(checkpoint["data"]["skipped"])
+        self.seconds0 = checkpoint["seconds"]
 
     def loop(self, progress: bool, callback: TrainCallback | None) -> TrainResult:
         """Run from ``self.step`` to ``config.steps``, saving as configured; see :func:`train`."""
@@ -445,7 +495,7 @@ class _Training:
             self.step, config.steps, config.batch_size, procs.rank, procs.world_size
         )
         loader = DataLoader(
-            self.dataset,
+            _ErrorsAsValues(self.dataset),
             batch_size=sampler.per_rank,
             sampler=sampler,
             num_workers=config.workers,
@@ -462,18 +512,22 @@ class _Training:
         self.model.train()
         try:
             for batch, skipped in loader:
+                if isinstance(batch, StylelibError):  # raised in a data-loading process
+                    raise batch
                 self._warn_skipped(skipped)
                 x = batch.to(procs.device)
                 y = self.ddp(x)
+                if not torch.isfinite(y).all():  # the last update broke the weights
+                    raise self._diverged(
+                        f"the network's output became NaN/Inf at step {self.step + 1}"
+                    )
                 loss, parts = perceptual_loss(self.net, y, x, self.grams, config)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # under DDP: gradients are averaged over the processes here
                 record = self._record(loss, parts, time.perf_counter() - start)
                 if not np.isfinite(record["loss"]):
-                    raise Diverged(
-                        f"the loss became {record['loss']} at step {record['step']}; lower the "
-                        f"learning rate (lr={config.lr}) or the loss weights"
-                        + (f"; the last checkpoint is {self.output}" if self._on_disk() else "")
+                    raise self._diverged(
+                        f"the loss became {record['loss']} at step {record['step']}"
                     )
                 updating = True
                 self.optimizer.step()
@@ -538,6 +592,12 @@ class _Training:
         if every and record["step"] % every == 0:
             self.writer.add_images("stylized", stylized[:1].detach().float().cpu(), record["step"])
 
+    def _diverged(self, what: str) -> Diverged:
+        return Diverged(
+            f"{what}; lower the learning rate (lr={self.config.lr}) or the loss weights"
+            + (f"; the last checkpoint is {self.output}" if self._on_disk() else "")
+        )
+
     def _on_disk(self) -> bool:
         return self.output is not None and self.output.exists()
 
@@ -565,7 +625,8 @@ class _Training:
             history=self.history,
             seconds=self.history[-1]["seconds"] if self.history else self.seconds0,
         )
-        save_checkpoint(state, self.output)
+        save_checkpoint(state, self.output, overwrite=self.replace_output)
+        self.replace_output = True  # this run's own file from now on
 
     def _message(self, stopped: str, updating: bool, first_step: int, seconds: float) -> str:
         done = self.step - first_step

@@ -57,6 +57,7 @@ from torch import Tensor, nn
 from .checkpoints import CheckpointError, load_checkpoint
 from .deprecation import moved
 from .errors import one_line
+from .images import check_image
 
 Norm = Literal["instance", "batch"]
 Upsample = Literal["resize", "transpose"]
@@ -140,8 +141,8 @@ class TransformerNet(nn.Module):
         norm: ``"instance"`` (default, Ulyanov et al. 2016) or ``"batch"`` (the paper).
         upsample: ``"resize"`` (default, Odena et al. 2016) or ``"transpose"`` (the paper).
 
-    Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W >= 5. Output: ``(B, 3, H, W)`` in
-    ``[0, 1]``, the same size as the input.
+    Input: ``(B, 3, H, W)`` in ``[0, 1]``, any H, W >= 5, any float dtype (converted to the
+    weights' dtype). Output: ``(B, 3, H, W)`` in ``[0, 1]``, the same size as the input.
 
     Example:
         >>> net = TransformerNet(norm="batch", upsample="transpose").eval()
@@ -177,6 +178,13 @@ class TransformerNet(nn.Module):
                 f"TransformerNet needs at least {MIN_INPUT_SIDE} px on each side (its 9x9 "
                 f"convolution reflects 4 px), got {h}x{w}; use a larger image"
             )
+        if not image.is_floating_point():
+            raise ValueError(
+                f"TransformerNet takes float images in [0, 1], got dtype {image.dtype}; "
+                "convert with x.float() / 255 for an image of bytes"
+            )
+        dtype = next(self.parameters()).dtype  # another float dtype: the network's, as VGG's
+        image = image if image.dtype == dtype else image.to(dtype)
         pad_h, pad_w = -h % STRIDE, -w % STRIDE
         x = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else image
         x = self.conv3(self.conv2(self.conv1(x)))
@@ -247,11 +255,18 @@ def stylize_image(
     bfloat16 instead, which is slower on a CPU (a copy at every layer). ``channels_last``
     changes the memory layout only.
 
+    The image must follow the library's contract (:func:`stylelib.images.check_image`) but
+    for VGG's 32 px: a float ``(B, 3, H, W)`` in [0, 1], any H, W >= 5. An image of 0-255
+    values is refused, not stylised into a plausible picture.
+
     Example:
         >>> net = TransformerNet().eval()
         >>> stylize_image(net.to(torch.bfloat16), torch.rand(1, 3, 40, 52)).dtype
         torch.float32
     """
+    # the contract's checks (shape, channels, dtype, NaN, range) without VGG's 32 px minimum;
+    # the network's own 5 px minimum is TransformerNet.forward's
+    check_image(image, "the image to stylize", min_side=1)
     weight = next(net.parameters())
     x = image.to(weight.device, torch.float32 if autocast else weight.dtype)
     if channels_last:

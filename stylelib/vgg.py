@@ -117,8 +117,17 @@ class VGGFeatures(nn.Module):
     def forward(
         self, image: torch.Tensor, layers: Sequence[str] | None = None
     ) -> dict[str, torch.Tensor]:
-        """Feature maps of ``image`` at ``layers`` (default: all layers given at construction)."""
+        """Feature maps of ``image`` at ``layers`` (default: all layers given at construction).
+
+        An image of another floating dtype than the network's (float64 from numpy, float16)
+        is converted to the network's: any float holds a [0, 1] image far finer than its 8
+        bits, and the gradient flows back to ``image`` in its own dtype. (``net.double()``
+        runs the network itself in float64, for gradcheck.)
+        """
         check_image(image, "the input to VGGFeatures", check_range=False)
+        dtype = self.features[0].weight.dtype
+        if image.dtype != dtype:
+            image = image.to(dtype)
         names = self.layers if layers is None else tuple(layers)
         for name in names:
             if name not in self._index:

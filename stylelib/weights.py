@@ -46,8 +46,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import WeightsError
-from .files import atomic_path
+from .errors import OutputError, WeightsError
+from .files import atomic_path, check_target
 from .layers import build_features, check_arch, layer_index
 
 EXPORT_FORMAT = "stylelib-vgg-features"
@@ -504,15 +504,27 @@ def _check_structure(path: Path, entry: Published) -> None:
         raise WeightsError(f"its keys and shapes are not those of {entry.name}")
 
 
-def export(arch: str, out: str | Path | None = None) -> Path:
-    """Write the ``features`` tensors of the cached ImageNet weights to a small file."""
+def export(arch: str, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """Write the ``features`` tensors of the cached ImageNet weights to a small file.
+
+    ``out`` (default ``./ARCH-features-HASH.pth``) must end in .pth or .pt; an existing file
+    there is kept unless ``overwrite``, and the cached file it is made from never is.
+    """
     source = cache_dir() / official_name(arch)
     if not source.is_file():
         raise WeightsUnavailable(
             unavailable_message(arch, "export needs the full file in the cache")
         )
-    state = {k: v.clone() for k, v in read_features_file(source, arch).state.items()}
     dest = Path(out) if out is not None else Path.cwd() / export_name(arch)
+    if dest.suffix.lower() not in (".pth", ".pt"):
+        raise OutputError(
+            f"the export file '{dest}' should end in .pth or .pt (it is a torch file); "
+            f"e.g. {export_name(arch)}"
+        )
+    dest = check_target(
+        dest, inputs=[source], overwrite=overwrite, kind="weights file", example=export_name(arch)
+    )
+    state = {k: v.clone() for k, v in read_features_file(source, arch).state.items()}
     payload = {
         "format": EXPORT_FORMAT,
         "version": 1,
@@ -523,7 +535,7 @@ def export(arch: str, out: str | Path | None = None) -> Path:
         "digest": tensor_digest(state),
         "state_dict": state,
     }
-    _atomic_copy(lambda f: torch.save(payload, f), dest)
+    _atomic_copy(lambda f: torch.save(payload, f), dest, overwrite=overwrite)
     return dest
 
 
@@ -607,12 +619,18 @@ def _atomic_copy(
     dest: Path,
     expect_prefix: str | None = None,
     check: Callable[[Path], None] | None = None,
+    *,
+    overwrite: bool = True,
 ) -> None:
-    """Run ``write(file)`` on a temporary file beside ``dest``, check, then rename over it."""
+    """Run ``write(file)`` on a temporary file beside ``dest``, check, then move it there.
+
+    ``overwrite``: True for the cache (a download or an install replaces what is there);
+    :func:`export` writes the user's file and passes the user's choice.
+    """
     dest = Path(dest)
     if not dest.parent.is_dir():
         raise WeightsError(f"cannot write {dest}: the folder {dest.parent} does not exist")
-    with atomic_path(dest, suffix=".part") as tmp:
+    with atomic_path(dest, suffix=".part", overwrite=overwrite) as tmp:
         with open(tmp, "wb") as out:
             write(out)
         if expect_prefix and not sha256_file(tmp).startswith(expect_prefix):

@@ -104,6 +104,7 @@ class ControlPanel:
         self.result: optimize.Result | None = None
         self._sources: dict[str, object] = {}  # picker value -> image, for non-built-in choices
         self._last_inputs: list = []  # the last run's images that are files: never overwrite
+        self._written: set[Path] = set()  # files this panel saved: it may replace those
         self._stop = threading.Event()
         self._lock = threading.Lock()  # guards _busy: one run at a time
         self._busy = False
@@ -481,7 +482,9 @@ class ControlPanel:
     def save(self, path: str | Path | None = None) -> Path | None:
         """Save the last result (to the file name box by default), atomically; None on failure.
 
-        Never overwrites the content or style image; problems go to the status line.
+        Never overwrites the content or style image, nor any file this panel did not write;
+        saving again under a name it used replaces its own earlier result. Problems go to the
+        status line.
         """
         if self.result is None:
             self._say("nothing to save yet: press Run first", error=True)
@@ -489,10 +492,13 @@ class ControlPanel:
         chosen = [s for s in map(self._source, ("content", "style")) if _is_file(s)]
         path = Path(path or self.save_name.value).expanduser()
         try:
-            saved = save_image(self.result.image, path, inputs=self._last_inputs + chosen)
+            ours = path.resolve() in self._written
+            inputs = self._last_inputs + chosen
+            saved = save_image(self.result.image, path, inputs=inputs, overwrite=ours)
         except StylelibError as e:
             self._say(one_line(e, with_type=True), error=True)
             return None
+        self._written.add(saved)
         self._say(f"saved {saved}")
         return saved
 

@@ -39,12 +39,12 @@ def complete_state() -> dict:
         {"w": torch.ones(2)},
         optimizer={"state": {}, "param_groups": []},
         step=3,
-        data={"files": 1, "files_sha256": "0" * 64, "seed": 0, "samples_seen": 12},
+        data={"files": 1, "files_sha256": "0" * 64, "seed": 0, "samples_seen": 12, "skipped": []},
         rng=rng_state(),
         style="mosaic",
         style_sha256="1" * 64,
         world_size=1,
-        history=[{"step": 1, "loss": 1.0}],
+        history=[{"step": k, "loss": 1.0 / k} for k in (1, 2, 3)],
         seconds=1.5,
     )
 
@@ -58,10 +58,27 @@ def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", dies_half_way)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint({"step": 2}, path)
+        save_checkpoint({"step": 2}, path, overwrite=True)
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.pth"]
+
+
+def test_a_checkpoint_replaces_a_file_only_when_told(tmp_path):
+    path = save_checkpoint({"step": 1}, tmp_path / "m.pth")
+    with pytest.raises(StylelibError, match="already exists"):
+        save_checkpoint({"step": 2}, path)
+    assert torch.load(path, weights_only=True) == {"step": 1}
+    save_checkpoint({"step": 2}, path, overwrite=True)
+    assert torch.load(path, weights_only=True) == {"step": 2}
+
+
+def test_a_path_in_the_config_is_saved_as_a_string(tmp_path):
+    from pathlib import Path
+
+    state = training_state(JohnsonConfig(weights=Path("vgg16.pth")), {"w": torch.ones(1)})
+    path = save_checkpoint(state, tmp_path / "m.pth")
+    assert load_checkpoint(path)["config"]["weights"] == "vgg16.pth"  # weights_only reads it
 
 
 def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
@@ -126,6 +143,14 @@ def test_missing_and_unreadable_files_are_refused(tmp_path):
         ({"format_version": True}, "not a whole number"),
         ({"config": [1, 2]}, "its 'config' is a list"),
         ({"model": None}, "its 'model' is a NoneType"),
+        # the config is checked by building the JohnsonConfig it describes
+        ({"config": {"steps": "3"}}, "steps must be a whole number (an int), got '3' (str)"),
+        ({"config": {"content_layers": "relu2_2"}}, "content_layers must be a tuple of layer"),
+        ({"config": {"content_layers": [1]}}, "content_layers[0] must be a string"),
+        ({"config": {"lr": float("nan")}}, "lr must be a finite number, got nan"),
+        ({"config": {"seed": -1}}, "seed must be an int from 0 to 2**63 - 1"),
+        ({"config": {"upsample": "pixelshuffle"}}, "upsample='pixelshuffle' is not one of"),
+        ({"config": {"colour": "red", "epochs": 3}}, "none of JohnsonConfig's fields"),
     ],
 )
 def test_a_changed_layout_is_refused_in_one_line(tmp_path, change, fragment):
@@ -134,6 +159,30 @@ def test_a_changed_layout_is_refused_in_one_line(tmp_path, change, fragment):
         load_checkpoint(path)
     message = str(info.value)
     assert fragment in message and "\n" not in message and isinstance(info.value, StylelibError)
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"step": -1}, "its step is -1, not a count of steps >= 0"),
+        ({"step": 5}, "its history is not 5 records"),
+        ({"history": [{"step": 1}] * 3}, "its history is not 3 records with a loss each"),
+        ({"history": [1, 2, 3]}, "its history is not 3 records"),
+        ({"seconds": float("nan")}, "its seconds is nan"),
+        ({"seconds": -2.0}, "its seconds is -2.0"),
+        ({"data": {"files": 1, "files_sha256": "0" * 64}}, "its data['skipped'] is missing"),
+        ({"data": {"files": "1", "files_sha256": "", "skipped": []}}, "data['files'] is a str"),
+        ({"rng": {"torch": [1, 2], "cuda": [], "numpy": {}, "python": ()}}, "rng['torch'] is"),
+    ],
+)
+def test_resume_refuses_run_state_values_no_run_writes(tmp_path, change, fragment):
+    path = save_checkpoint({**complete_state(), **change}, tmp_path / "m.pth")
+    load_checkpoint(path)  # stylisation reads the model only: still fine
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, resume=True)
+    message = str(info.value)
+    assert fragment in message and "--resume cannot continue" in message, message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize("key", sorted(RESUME_KEYS))
@@ -147,7 +196,7 @@ def test_resume_needs_every_part_of_the_run_state(tmp_path, key):
     state = {**complete_state(), key: object.__name__}  # a str where none is expected
     if isinstance(state[key], RESUME_KEYS[key]):
         return
-    path = save_checkpoint(state, tmp_path / "m.pth")
+    path = save_checkpoint(state, tmp_path / "m.pth", overwrite=True)
     with pytest.raises(CheckpointError, match=f"its '{key}' is a str"):
         load_checkpoint(path, resume=True)
 

@@ -161,3 +161,33 @@ def test_bad_inputs_exit_2_with_one_line(model, photos, tmp_path, capsys):
         code, _, err = run(capsys, *argv)
         one_line_error(code, err, fragment)
     assert not m.exists() and not a.exists()
+
+
+def test_stylize_makes_no_folder_before_the_model_loads(photos, tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    outdir = tmp_path / "out"
+    code, _, err = run(capsys, "stylize", bad, photos, "-o", outdir)
+    assert code == 2 and "Traceback" not in err
+    assert not outdir.exists()
+
+
+def test_stylize_trailing_slash_means_a_folder(model, photos, tmp_path, capsys):
+    photo = photos / "p1.png"
+    code, stdout, err = run(capsys, "stylize", model, photo, "-o", f"{tmp_path / 'single'}/")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "single").iterdir()) == ["p1.png"]
+    (tmp_path / "afile").write_bytes(b"mine")
+    code, _, err = run(capsys, "stylize", model, photos, "-o", tmp_path / "afile")
+    one_line_error(code, err, "is a file, not a folder")
+    assert (tmp_path / "afile").read_bytes() == b"mine"
+
+
+def test_stylize_keeps_existing_outputs_in_a_folder(model, photos, tmp_path, capsys):
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    (outdir / "p1.png").write_bytes(b"an earlier result")
+    code, _, err = run(capsys, "stylize", model, photos, "-o", outdir)
+    one_line_error(code, err, "p1.png' already exists")
+    assert sorted(p.name for p in outdir.iterdir()) == ["p1.png"]  # nothing written at all
+    assert (outdir / "p1.png").read_bytes() == b"an earlier result"

@@ -157,7 +157,7 @@ def test_builtin_names_are_accepted(capsys, tmp_path):
         (["--size", "16"], "size must be an int >= 32"),
         (["--style-blend", "1,2,3"], "3 blend weights for 1 style images"),
         (["--style-layer-weights", "1,2"], "one weight per layer"),
-        (["--scales", "3"], "below 32 px"),
+        (["--scales", "3"], "use fewer scales or a larger size"),
         (["--weights", "imagenet"], "stylelib weights install"),
     ],
 )
@@ -274,3 +274,43 @@ def test_transfer_presets_and_network_flag(capsys, pictures, tmp_path, monkeypat
     assert code == 0 and out.exists()
     assert set(json.loads(log.read_text().splitlines()[0])["style"]) == layers
     assert not seen[0].normalize_network  # both run on the raw network
+
+
+def test_every_output_is_checked_before_the_work(capsys, pictures, tmp_path, monkeypatch):
+    from stylelib import optimize
+
+    monkeypatch.setattr(optimize, "extractor", lambda cfg: pytest.fail("the work started"))
+    out, step = tmp_path / "out.png", tmp_path / "out.step00002.png"
+    step.write_bytes(b"an earlier run's step 2")
+    base = ["transfer", pictures["mosaic"], pictures["waves"], *TINY]
+    cases = [
+        (["-o", out, "--log", out], "-o and --log both name"),
+        (["-o", out, "--log", step, "--save-every", "1"], "also a --save-every image"),
+        (["-o", out, "--save-every", "2"], "out.step00002.png' already exists"),
+        (["-o", out, "--save-every", "-1"], "must be >= 0 (0: never, N: every N steps)"),
+        (["-o", out, "--log", pictures["waves"], "--overwrite"], "refusing to overwrite the input"),
+        (["-o", out, "--log", tmp_path], "is a folder"),
+    ]
+    for extra, fragment in cases:
+        code, _, err = run(capsys, *base, *extra)
+        one_line_error(code, err, fragment)
+    assert step.read_bytes() == b"an earlier run's step 2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["dots.png", "mosaic.png", "waves.png", "out.step00002.png"]
+    )
+
+
+def test_overwrite_replaces_the_step_images_too(capsys, pictures, tmp_path):
+    out, step = tmp_path / "out.png", tmp_path / "out.step00002.png"
+    step.write_bytes(b"an earlier run's step 2")
+    argv = ["transfer", pictures["mosaic"], pictures["waves"], "-o", out, *TINY]
+    code, _, err = run(capsys, *argv, "--save-every", "2", "--overwrite")
+    assert code == 0, err
+    assert load_image(step).shape == (1, 3, 32, 32)
+    code, _, err = run(
+        capsys, *argv, "--save-every", "1", "--overwrite", "--log", out.with_suffix(".jsonl")
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.glob("out*")) == [
+        "out.jsonl", "out.png", "out.step00001.png", "out.step00002.png"
+    ]  # fmt: skip

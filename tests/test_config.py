@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, replace
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,59 @@ def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
         with pytest.raises(AttributeError):  # the stand-in returns None, which has no .image
             optimize.sweep(None, None, preset(name), [{"style_layers": layers}], [{}])
         assert seen[0].style_layer_weights == expected
+
+
+# --- every number checked where it enters ----------------------------------------------------
+
+
+def test_numbers_are_normalised_to_the_annotated_types():
+    import numpy as np
+
+    cfg = GatysConfig(
+        content_weight=1,
+        steps=np.int64(3),
+        style_weight=np.float32(10.0),
+        style_layers=["relu1_1", "relu2_1"],
+        style_layer_weights=[1, 2],
+    )
+    assert type(cfg.content_weight) is float and type(cfg.style_weight) is float
+    assert type(cfg.steps) is int and cfg.style_layers == ("relu1_1", "relu2_1")
+    assert cfg.style_layer_weights == (1.0, 2.0) and hash(cfg)  # tuples: hashable, cacheable
+    assert GatysConfig(lr=None).lr is None and GatysConfig(weights=Path("v.pth")).weights
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_passes_its_own_checks_and_round_trips_as_a_dict(name):
+    from dataclasses import asdict
+
+    cfg = PRESETS[name]
+    saved = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+    assert type(cfg)(**saved) == cfg  # the way a checkpoint's config comes back
+
+
+@pytest.mark.parametrize(
+    ("cls", "changes", "words"),
+    [
+        (GatysConfig, {"size": 4097}, "size=4097 makes up to 16,785,409 px, over the limit"),
+        (GatysConfig, {"size": 2048, "style_scale": 2.5}, "a style image of 5120 px"),
+        (JohnsonConfig, {"batch_size": 257, "image_size": 256}, "257 crops of image_size=256"),
+        (JohnsonConfig, {"image_size": 16}, "image_size=16 must be at least 32 px"),
+        (GatysConfig, {"seed": 2**63}, "seed must be an int from 0 to 2**63 - 1"),
+        (JohnsonConfig, {"workers": 65}, "workers must be at most 64"),
+        (GatysConfig, {"scales": 5, "size": 256}, "halves size=256 to 16 px"),
+        (GatysConfig, {"weights": 3}, "weights must be a name or a path, got 3 (int)"),
+        (GatysConfig, {"precision": 16}, "precision=16 is not one of fp32, bf16"),
+    ],
+)
+def test_limits_are_refused_with_the_limit_and_the_reason(cls, changes, words):
+    with pytest.raises(ValueError) as info:
+        cls(**changes)
+    assert words in str(info.value) and "\n" not in str(info.value), str(info.value)
+    if "limit" in words:  # the cap says why: VGG's activations
+        assert "VGG keeps about 2.4 kB of activations per pixel" in str(info.value)
+
+
+def test_the_largest_allowed_sizes_are_accepted():
+    assert GatysConfig(size=4096, scales=8).size == 4096  # 4096 / 2**7 = 32 px at the coarsest
+    assert JohnsonConfig(batch_size=256, image_size=256, workers=64).batch_size == 256
+    assert GatysConfig(seed=2**63 - 1).seed == 2**63 - 1

@@ -191,8 +191,19 @@ def test_save_diagram_failed_render_keeps_the_old_file(tmp_path):
     old = tmp_path / "v.svg"
     old.write_text("old")
     with pytest.raises(StylelibError, match="dot could not render"):
-        diagrams.save_diagram(Broken(), old)
+        diagrams.save_diagram(Broken(), old, overwrite=True)
     assert old.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["v.svg"]
+
+
+def test_save_diagram_keeps_an_existing_file_unless_told(tmp_path):
+    dot = diagrams.vgg_diagram("vgg16", classifier=False)
+    old = tmp_path / "v.svg"
+    old.write_text("an instructor's hand-edited diagram")
+    with pytest.raises(OutputError, match="already exists; choose another name"):
+        diagrams.save_diagram(dot, old)
+    assert old.read_text() == "an instructor's hand-edited diagram"
+    diagrams.save_diagram(dot, old, overwrite=True)
+    assert MAGIC[".svg"] in old.read_bytes()[:1000]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -235,6 +246,16 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, argv, fragment):
     code, _, err = run(capsys, "diagram", *(a.format(tmp=tmp_path) for a in argv))
     assert_one_line_error(code, err, fragment)
     assert not (tmp_path / "a.svg").exists()
+
+
+def test_cli_never_replaces_a_file_without_overwrite(tmp_path, capsys):
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(b"a holiday photo")
+    code, _, err = run(capsys, "diagram", "vgg16", "-o", str(photo))
+    assert_one_line_error(code, err, "already exists; choose another name or pass --overwrite")
+    assert photo.read_bytes() == b"a holiday photo"
+    code, _, _ = run(capsys, "diagram", "vgg16", "-o", str(photo), "--overwrite")
+    assert code == 0 and photo.read_bytes().startswith(MAGIC[".png"])
 
 
 def test_cli_checkpoint_goes_through_model_diagram(tmp_path, capsys, monkeypatch):

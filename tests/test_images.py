@@ -226,9 +226,9 @@ def test_resize_sets_the_long_side(hw, size, expected):
     assert load_image(torch.rand(3, *hw), size=size).shape == (1, 3, *expected)
 
 
-def test_resize_rounds_short_side_and_keeps_at_least_one_pixel():
-    assert resize(torch.rand(1, 3, 45, 100), 50).shape[-2:] == (22, 50)  # 22.5 rounds to even
-    assert resize(torch.rand(1, 3, 1, 100), 50).shape[-2:] == (1, 50)
+def test_resize_rounds_short_side():
+    assert resize(torch.rand(1, 3, 45, 100), 142).shape[-2:] == (64, 142)  # 63.9
+    assert resize(torch.rand(1, 3, 65, 100), 50).shape[-2:] == (32, 50)  # 32.5 rounds to even
 
 
 def test_resize_antialiases_a_fine_checkerboard():
@@ -298,8 +298,56 @@ def test_image_smaller_than_min_side(tmp_path):
     _raises_one_line(ImageError, "20x64", load_image, np.zeros((20, 64, 3), np.uint8))
 
 
-def test_image_still_too_small_after_resizing():
-    _raises_one_line(ImageError, "resized", load_image, np.zeros((10, 400), np.uint8), size=64)
+def test_image_too_small_after_resizing_says_the_size_that_fits():
+    err = _raises_one_line(
+        ImageError, "resized to long side 64", load_image, np.zeros((40, 400), np.uint8), size=64
+    )
+    assert "is 6x64 px" in str(err) and "choose a long side >= 315" in str(err)
+    assert load_image(np.zeros((40, 400), np.uint8), size=315).shape[-2:] == (32, 315)
+    _raises_one_line(ImageError, "31x314", load_image, np.zeros((40, 400), np.uint8), size=314)
+
+
+# The size rule (module docstring): >= MIN_SIDE on each side as given and as resized, at
+# most max_pixels as decoded and as resized; the same words from every entry point.
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: load_image(x),
+        lambda x: load_image(x, size=64),
+        lambda x: load_image(x, size=5000),
+        lambda x: resize(x, 64),
+        lambda x: check_image(x),
+    ],
+    ids=["load", "load-upscale", "load-upscale-more", "resize", "check"],
+)
+@pytest.mark.parametrize("hw", [(1, 1), (1, 5000), (31, 40), (40, 31)])
+def test_one_rule_for_tiny_images(call, hw):
+    x = torch.rand(1, 3, *hw)
+    err = _raises_one_line(
+        ImageError, rf"is {hw[0]}x{hw[1]} px \(HxW\), smaller than the 32 px", call, x
+    )
+    assert "never upscales an image that small" in str(err)
+
+
+def test_a_tiny_file_is_refused_however_large_the_size(tmp_path):
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    _raises_one_line(ImageError, "'.*dot.png' is 1x1 px", load_image, tmp_path / "dot.png", 64)
+
+
+@pytest.mark.parametrize("size", [10**7, 10**5, 10**30])
+def test_a_size_beyond_the_pixel_limit_is_refused(size):
+    err = _raises_one_line(
+        ImageError, "more than the limit of 64,000,000", load_image, torch.rand(3, 48, 64), size
+    )
+    assert "choose a long side of at most 9,237" in str(err)  # 6928 x 9237 fits
+    assert 6928 * 9237 <= MAX_PIXELS < 6929 * 9238
+
+
+def test_the_pixel_limit_of_a_resize_is_adjustable():
+    x = torch.rand(1, 3, 48, 64)
+    _raises_one_line(ImageError, "more than the limit of 3,000", resize, x, 64, max_pixels=3000)
+    _raises_one_line(ImageError, "at most 63", load_image, x[0], size=64, max_pixels=3000)
+    assert resize(x, 64, max_pixels=3072).shape == x.shape
 
 
 @pytest.mark.parametrize(
@@ -426,7 +474,9 @@ def test_save_is_atomic_when_the_writer_fails(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    _raises_one_line(OutputError, "disk full", save_image, torch.rand(1, 3, H, W), target)
+    _raises_one_line(
+        OutputError, "disk full", save_image, torch.rand(1, 3, H, W), target, overwrite=True
+    )
     assert target.read_bytes() == b"old result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temp file left
 
@@ -476,3 +526,27 @@ def test_save_into_an_unwritable_folder(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["out.txt", "out", "out.png.bak"])
 def test_save_refuses_unknown_suffix(tmp_path, name):
     _raises_one_line(OutputError, "suffix", save_image, torch.rand(3, H, W), tmp_path / name)
+
+
+def test_save_keeps_an_existing_file_unless_told(tmp_path):
+    target = tmp_path / "photo.png"
+    target.write_bytes(b"a holiday photo")
+    x = torch.rand(1, 3, H, W)
+    _raises_one_line(OutputError, "already exists; choose another name", save_image, x, target)
+    assert target.read_bytes() == b"a holiday photo"
+    assert save_image(x, target, overwrite=True) == target
+    assert (load_image(target) - x).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_save_refuses_a_file_that_appears_while_it_writes(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    real = Image.Image.save
+
+    def slow_save(self, fp, *args, **kwargs):
+        target.write_bytes(b"the other run's result")  # another run finished first
+        return real(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", slow_save)
+    _raises_one_line(OutputError, "appeared while", save_image, torch.rand(1, 3, H, W), target)
+    assert target.read_bytes() == b"the other run's result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]

@@ -422,10 +422,12 @@ def test_coarse_steps_set_the_steps_of_the_coarser_levels():
     ("image", "scales"), [("astronaut", 3), ("chelsea", 2)], ids=["16px-long-side", "22px-short"]
 )
 def test_too_many_scales_are_refused_before_any_work(monkeypatch, image, scales):
+    # 64 px halved twice is 16 px on the long side: the config itself refuses it (a
+    # ValueError); chelsea's 43 px short side halved is 22 px: transfer refuses (ImageError)
     built = []
     monkeypatch.setattr(optimize, "extractor", lambda *args: built.append(args))
     spy = EvaluateSpy(monkeypatch)
-    with pytest.raises(ImageError, match="fewer scales") as info:
+    with pytest.raises(ValueError, match="fewer scales") as info:
         transfer(
             data.content_image(image, size=SIZE), style(), config(scales=scales), progress=False
         )
@@ -664,7 +666,11 @@ def test_an_unknown_style_layer_raises_layer_error_before_optimising(monkeypatch
 
 
 def test_bf16_runs_on_cpu_and_lands_near_fp32():
-    # Tolerance: the final loss (both images scored in fp32) within 10%; measured about 5%.
+    # Tolerance: the final loss (both images scored in fp32) within 25%. bf16 rounds every
+    # activation to 8 bits, and 10 L-BFGS steps carry that into another trajectory, as
+    # another CPU's bf16 kernels do: over seeds 0-7 the ratio bf16/fp32 ran from 0.96 to
+    # 1.08 (5.6% at seed 0, this test's), so 10% was a margin of one CPU; 25% is three times
+    # the widest seen, while a run that did not optimise in bf16 is off by 30x.
     fp32 = config(steps=10)
     half = transfer(content(), style(), replace(fp32, precision="bf16"), progress=False)
     assert half.stopped == "finished" and half.image.dtype == torch.float32
@@ -672,8 +678,9 @@ def test_bf16_runs_on_cpu_and_lands_near_fp32():
     assert torch.isfinite(half.image).all()
     loss_half, _ = score(half.image, fp32)
     loss_full, _ = score(run(fp32).image, fp32)
-    assert loss_half == pytest.approx(loss_full, rel=0.10)
-    assert loss_full < 0.2 * run(fp32).history[0]["loss"]  # both actually optimised
+    assert loss_half == pytest.approx(loss_full, rel=0.25)
+    start = run(fp32).history[0]["loss"]
+    assert loss_full < 0.2 * start and loss_half < 0.2 * start  # both actually optimised
 
 
 # --- sizes at the edges ----------------------------------------------------------------------
@@ -801,24 +808,27 @@ def tutorial_total_loss(cnn, content_img, style_img, input_img, style_weight, co
 
 
 def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
+    # Both formulations in float64: they sum the same ~1e5 products in different orders, which
+    # in float32 may differ by ~sqrt(n) x 6e-8 ~ 2e-5 on one CPU and not at all on another;
+    # in float64 by ~1e-12. The tolerance then checks the formulas, not the summation order.
+    import copy
+
     import torchvision
 
     cfg = replace(preset("pytorch-tutorial"), weights="random", device="cpu", size=SIZE)
+    ours_net = copy.deepcopy(optimize.extractor(cfg)).double()  # the cached one stays fp32
     cnn = torchvision.models.vgg19(weights=None).features.eval().requires_grad_(False)
     cnn.load_state_dict(optimize.extractor(cfg).features.state_dict(), strict=False)
-    c = content()
-    s = torch.nn.functional.interpolate(style(), size=c.shape[-2:], mode="bilinear")  # same size
-    x = torch.rand(c.shape, generator=torch.Generator().manual_seed(9))
-    with torch.no_grad():
+    cnn.double()
+    c = content().double()
+    s = torch.nn.functional.interpolate(style(), size=c.shape[-2:], mode="bilinear").double()
+    x = torch.rand(c.shape, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    with torch.no_grad():  # (both use ImageNet's mean and std rounded to float32)
         theirs = tutorial_total_loss(cnn, c, s, x, cfg.style_weight, cfg.content_weight)
-        ours, parts = evaluate(
-            optimize.extractor(cfg),
-            x,
-            make_targets(optimize.extractor(cfg), c, [s], [1.0], cfg),
-            cfg,
-        )
+        ours, parts = evaluate(ours_net, x, make_targets(ours_net, c, [s], [1.0], cfg), cfg)
+    assert ours.dtype == theirs.dtype == torch.float64
     assert parts["style_total"] > 0.02 * ours and parts["content_total"] > 0.02 * ours
-    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=0)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=0)
 
 
 def test_the_old_name_stylize_still_works_for_one_release():

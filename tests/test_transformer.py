@@ -184,3 +184,22 @@ def test_the_smallest_input_is_named_apart_from_vggs():
         net(rand(1, 3, 4, 9))
     with pytest.warns(DeprecationWarning, match="transformer.MIN_SIDE is now"):
         assert transformer.MIN_SIDE == 5
+
+
+def test_another_float_dtype_is_converted_to_the_networks_and_bytes_are_refused(net):
+    # the same rule as VGGFeatures: any float image runs in the weights' dtype; an integer
+    # image would otherwise be turned into a float image of 0-255 values without a word
+    x = rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(net(x.double()), net(x))
+        assert net(x.half()).dtype == torch.float32
+    with pytest.raises(ValueError, match="got dtype torch.uint8; convert with x.float"):
+        net((x * 255).to(torch.uint8))
+
+
+def test_stylize_image_holds_to_the_image_contract(net):
+    with pytest.raises(ValueError, match="looks like 0-255 values: divide by 255"):
+        stylize_image(net, rand(1, 3, 24, 24) * 255)
+    with pytest.raises(ValueError, match="3 \\(RGB\\) channels, got 4"):
+        stylize_image(net, rand(1, 4, 24, 24))
+    assert stylize_image(net, rand(1, 3, 6, 6)).shape == (1, 3, 6, 6)  # below VGG's 32 px

@@ -202,6 +202,21 @@ def test_bad_tensor_input_is_explained():
         net(torch.full((1, 3, 64, 64), float("nan")))
 
 
+def test_an_image_of_another_float_dtype_runs_in_the_networks_dtype(image):
+    # converted, not refused: float64 is what numpy gives, and float32 holds a [0, 1] image
+    # far finer than its 8 bits; the gradient comes back in the caller's dtype
+    net = VGGFeatures("vgg19", weights="random", layers=["relu2_1"])
+    x64 = image.double().requires_grad_(True)
+    out = net(x64)["relu2_1"]
+    assert out.dtype == torch.float32 and torch.equal(out, net(image)["relu2_1"])
+    out.sum().backward()
+    assert x64.grad.dtype == torch.float64 and x64.grad.abs().sum() > 0
+    half = net(image.half())["relu2_1"]
+    assert relative_error(half, net(image)["relu2_1"]) < 1e-2  # fp16's 11 bits of the input
+    net.double()  # a float64 network keeps float64 (gradcheck)
+    assert net(image)["relu2_1"].dtype == torch.float64
+
+
 def test_block_of_reads_the_block_from_a_name():
     from stylelib.layers import block_of
 
