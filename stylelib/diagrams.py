@@ -6,7 +6,8 @@ the VGG lab the course grew from: :func:`vgg_diagram` draws VGG by the papers' l
 with the shape arithmetic of :func:`stylelib.layers.layer_table`, :func:`model_diagram`
 draws any network (the lab's homework: GoogLeNet) from a ``torch.fx`` trace, and
 :func:`autograd_diagram` shows what the backward pass visits (torchviz). Shapes are written
-H x W x C, as in the layer table.
+H x W x C of one image everywhere, as in the layer table and the VGG paper; a PyTorch batch
+of images is N x C x H x W.
 
 graphviz and torchviz are imported inside the functions that need them, so ``import
 stylelib.diagrams`` stays cheap and the core library never depends on them. The lessons'
@@ -87,6 +88,17 @@ def _cluster_label(bold: str, small: str) -> str:
 
 def _hwc(shape: Sequence[int]) -> str:
     return "×".join(str(d) for d in shape)
+
+
+def _image_shape(shape: Sequence[int]) -> str:
+    """A tensor's shape as every diagram writes it: one image's H×W×C (as the layer table and
+    the VGG paper), the features of a vector, other shapes as they are."""
+    if len(shape) == 4:
+        n, c, h, w = shape
+        return _hwc((h, w, c))
+    if len(shape) == 2:
+        return str(shape[1])
+    return _hwc(shape)
 
 
 def vgg_diagram(
@@ -181,8 +193,9 @@ def model_diagram(
     ``torch.fx.symbolic_trace`` records the operations of ``model.forward`` and
     ``ShapeProp`` runs them once on zeros of ``input_shape`` to find every output shape. Each
     module call, function call (``add``, ``cat``, ``flatten``) and tensor method becomes one
-    box labelled with its name, what it is (``Conv2d 3×3/2, 64→128``) and its output shape in
-    PyTorch's N×C×H×W order; edges follow the data, so a ResNet's skip connections and an
+    box labelled with its name, what it is (``Conv2d 3×3/2, 64→128``) and its output shape
+    as H×W×C of one image, the convention of every diagram and table here (a PyTorch batch
+    is N×C×H×W); edges follow the data, so a ResNet's skip connections and an
     Inception block's four branches show up by themselves, and every box with two or more
     inputs (a join) is filled red. Models that fx cannot trace (data-dependent ``if``, input
     checks) are drawn instead as their leaf modules in the order forward hooks saw them run,
@@ -234,8 +247,8 @@ def model_diagram(
     modules = dict(traced.named_modules())
     nodes = [n for n in traced.graph.nodes if n.op != "get_attr"]
     dot = _digraph(
-        f"{name} · input {_hwc(x.shape)} · {params:,} parameters\n"
-        "traced with torch.fx · shapes in PyTorch's N×C×H×W order",
+        f"{name} · input {_image_shape(x.shape)} · {params:,} parameters\n"
+        "traced with torch.fx · shapes H×W×C of one image (a PyTorch batch is N×C×H×W)",
         "TB",
     )
     for node in nodes[:max_nodes]:
@@ -295,9 +308,9 @@ def _window(kernel, stride) -> str:
 
 
 def _meta_shape(meta) -> str:
-    """'1×64×56×56' from ShapeProp's TensorMetadata (or a tuple of them); '' for non-tensors."""
+    """'56×56×64' from ShapeProp's TensorMetadata (or a tuple of them); '' for non-tensors."""
     if hasattr(meta, "shape"):
-        return _hwc(meta.shape)
+        return _image_shape(meta.shape)
     if isinstance(meta, tuple | list):
         return ", ".join(s for s in (_meta_shape(m) for m in meta) if s)
     return ""
@@ -313,7 +326,7 @@ def _hook_diagram(model: nn.Module, x: torch.Tensor, name: str, params: int, rea
 
     def record(module, args, output):
         shape = output.shape if isinstance(output, torch.Tensor) else None
-        calls.append((names[module], module, _hwc(shape) if shape is not None else ""))
+        calls.append((names[module], module, _image_shape(shape) if shape is not None else ""))
 
     handles = [m.register_forward_hook(record) for m in names]
     try:
@@ -327,12 +340,12 @@ def _hook_diagram(model: nn.Module, x: torch.Tensor, name: str, params: int, rea
     if len(reason) > 90:
         reason = reason[:87] + "..."
     dot = _digraph(
-        f"{name} · input {_hwc(x.shape)} · {params:,} parameters\n"
+        f"{name} · input {_image_shape(x.shape)} · {params:,} parameters\n"
         f"torch.fx could not trace it ({reason}):\nleaf modules in the order forward "
         "hooks saw them run, as a linear chain (branches and skips not shown)",
         "TB",
     )
-    dot.node("input", _html("input", _hwc(x.shape)), fillcolor=_FILL["input"])
+    dot.node("input", _html("input", _image_shape(x.shape)), fillcolor=_FILL["input"])
     previous = "input"
     for i, (qualified, module, shape) in enumerate(calls):
         kind, what = _describe_module(module)
