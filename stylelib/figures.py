@@ -32,7 +32,10 @@ def _figure(nrows: int, ncols: int, width: float, height: float, suptitle: str):
 
     _show_figures_in_jupyter(Figure)
     fig = Figure(figsize=(width, height), layout="constrained")
-    fig.suptitle(suptitle)
+    # Bold and a little larger, with room below it: a panel title right under the figure's
+    # (a square panel among landscape ones reaches higher) must not read as one title.
+    fig.suptitle(suptitle, fontweight="bold", fontsize="large")
+    fig.get_layout_engine().set(h_pad=0.1)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 

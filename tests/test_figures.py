@@ -164,3 +164,20 @@ def test_viz_names_still_work_for_one_release_with_a_warning():
         assert viz.vgg_diagram is diagrams.vgg_diagram
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         viz.nope  # noqa: B018
+
+
+def test_the_figure_title_never_touches_a_panel_title():
+    """A square panel among landscape ones reaches higher; its title must stay clear of the
+    figure's (lesson 03's 'content / style / result' rows read as one title otherwise)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    wide, square = torch.rand(1, 3, 30, 48), torch.rand(1, 3, 48, 48)
+    fig = figures.show_images([wide, square, wide], ["a", "b", "c"], suptitle="Your own loop")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    top = fig._suptitle.get_window_extent(renderer)
+    gap = fig.dpi * 0.1  # a tenth of an inch of white: two lines, not one title of two lines
+    for ax in fig.axes:
+        title = ax.title.get_window_extent(renderer)
+        assert title.y1 + gap < top.y0, (ax.get_title(), title, top)
