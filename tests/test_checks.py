@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 
 from stylelib import checks, losses
 

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 
 from stylelib import checks, color, losses
 from stylelib.checks import beyond as MODULE

@@ -8,9 +8,7 @@ which the check must accept.
 from __future__ import annotations
 
 import torch
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 
 from stylelib import checks
 from stylelib.checks import closure as MODULE

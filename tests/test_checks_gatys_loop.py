@@ -11,9 +11,7 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 
 from stylelib import checks
 from stylelib.checks import gatys_loop as MODULE

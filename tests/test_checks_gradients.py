@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 
 from stylelib import checks, losses
 from stylelib.checks import gradients as MODULE

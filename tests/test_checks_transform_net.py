@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from helpers import (
-    catalogue_tests,
-)
+from helpers import catalogue_tests
 from torch import nn
 
 from stylelib import checks, transformer
