@@ -46,7 +46,7 @@ from torch import Tensor
 from . import __version__
 from .config import JohnsonConfig
 from .errors import OutputError, StylelibError, one_line
-from .files import atomic_write
+from .files import atomic_write, check_target
 
 # What ``stylelib train`` writes; readers refuse other files by these two keys.
 FORMAT = "stylelib-johnson-transformer"
@@ -126,12 +126,8 @@ def check_model_path(
     target = Path(path).expanduser().resolve()
     if target.suffix.lower() not in SUFFIXES:
         raise OutputError(f"model file '{target}' should end in .pt or .pth, e.g. mosaic.pth")
-    if target.is_dir():
-        raise OutputError(f"'{target}' is a folder; give a file name such as mosaic.pth")
-    if not target.parent.is_dir():
-        raise OutputError(f"output folder '{target.parent}' does not exist; create it first")
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder '{target.parent}' is not writable; choose another")
+    # The folder checks are every output's; an existing file gets the resume-aware advice below.
+    check_target(target, overwrite=True, example="mosaic.pth")
     continuing = resume is not None and Path(resume).expanduser().resolve() == target
     if target.exists() and not (overwrite or continuing):
         raise OutputError(
