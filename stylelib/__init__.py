@@ -14,11 +14,14 @@ two methods share moves down a layer), and ``->`` orders the modules of one meth
     netnorm
     vgg
     losses, checkpoints
-    gatys: optimize | johnson: transformer -> train
+    trainkit
+    gatys: optimize | johnson: transformer -> train -> superres | adain: adain
+    models
     figures, diagrams, viz
     env
     widgets, checks, course
     cli_fast
+    cli_sr, cli_adain
     cli
 
 ``viz`` is the deprecated old home of ``figures`` and ``diagrams``: its names still work,

@@ -544,9 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
 
-    from . import cli_fast
+    from . import cli_adain, cli_fast, cli_sr
 
     cli_fast.register(sub)  # train, stylize: fast style transfer (Johnson et al. 2016)
+    cli_sr.register(sub)  # train-sr, upscale: super-resolution (Johnson et al. 2016, Sec. 4)
+    cli_adain.register(sub)  # adain, train-adain: arbitrary style (Huang and Belongie 2017)
 
     c = sub.add_parser("course", help="instructors: build the student versions with nbgrader")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,0 +1,1 @@
+"""Arbitrary style transfer with adaptive instance normalisation (under construction)."""

@@ -1,0 +1,7 @@
+"""`stylelib adain` and `stylelib train-adain` (under construction)."""
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add this module's commands to the ``stylelib`` parser."""

@@ -1,0 +1,1 @@
+"""The catalogue of community model files (under construction)."""

@@ -1,0 +1,1 @@
+"""Single-image super-resolution with perceptual losses (under construction)."""

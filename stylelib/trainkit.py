@@ -1,0 +1,1 @@
+"""What every trained method of the course shares (under construction)."""
