@@ -1,4 +1,4 @@
-"""The checkpoint format of ``stylelib train``: one module for writing, reading and resuming.
+"""The checkpoint formats of training: one module for writing, reading and resuming.
 
 A checkpoint is a ``torch.save`` dict that ``torch.load(..., weights_only=True)`` reads (no
 code can run from it). Every checkpoint holds what stylisation needs; a training run adds
@@ -13,6 +13,11 @@ what an exact ``--resume`` needs::
     rng                          the torch, CUDA, numpy and Python generators (rng_state)
     style, style_sha256          the style image's name and the digest a resume must match
     world_size, history, seconds
+
+Each trained method has its own format, described by a :class:`CheckpointKind` (the
+``format`` string, the config class, the command that writes it); :data:`JOHNSON`, the
+transform network of ``stylelib train``, is every function's default, and
+:data:`FORMAT`/:data:`VERSION` are its two keys.
 
 Writes are atomic (:func:`stylelib.files.atomic_write`): a run killed at any moment leaves
 the old file or the new one, never half of one. Reading validates the file here, in one
@@ -36,7 +41,7 @@ import math
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,23 +65,51 @@ RESUME_KEYS = {
     "step": int,
     "data": Mapping,
     "rng": Mapping,
-    "style_sha256": str,
     "history": list,
     "seconds": (int, float),
 }
 
 
 class CheckpointError(StylelibError):
-    """A file that is not a TransformerNet checkpoint, or one that does not fit this run."""
+    """A file that is not a checkpoint of the expected kind, or one that does not fit this run."""
+
+
+@dataclass(frozen=True)
+class CheckpointKind:
+    """One trained method's checkpoint format.
+
+    Attributes:
+        format, version: the two keys that identify the file (readers refuse others).
+        config: the config dataclass saved in the file, rebuilt (and so checked) on reading.
+        command: what writes it, for messages (``"stylelib train"``).
+        network: what it holds, for messages (``"TransformerNet"``).
+        resume_keys: what ``--resume`` reads beyond :data:`RESUME_KEYS`, and each one's type.
+        may_change: config fields a resumed run may change (they do not alter a step's
+            arithmetic).
+    """
+
+    format: str
+    version: int
+    config: type
+    command: str
+    network: str
+    resume_keys: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
+    may_change: tuple[str, ...] = RESUME_MAY_CHANGE
+
+
+# The transform network of fast style transfer: ``stylelib train``.
+JOHNSON = CheckpointKind(
+    FORMAT, VERSION, JohnsonConfig, "stylelib train", "TransformerNet", {"style_sha256": str}
+)
 
 
 # --- writing -------------------------------------------------------------------------------
 
 
-def training_state(config: JohnsonConfig, model: Mapping, **run) -> dict:
-    """The dict a training run saves: format keys, versions, ``config`` and ``model`` (moved
-    to the CPU, so that the file loads on any device), and the run state in ``run``
-    (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...).
+def training_state(config, model: Mapping, *, kind: CheckpointKind = JOHNSON, **run) -> dict:
+    """The dict a training run saves: ``kind``'s format keys, versions, ``config`` and
+    ``model`` (moved to the CPU, so that the file loads on any device), and the run state in
+    ``run`` (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...).
 
     A path in the config (``weights=Path(...)``) is stored as a string: ``weights_only``
     loading reads no other objects."""
@@ -84,8 +117,8 @@ def training_state(config: JohnsonConfig, model: Mapping, **run) -> dict:
         k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in asdict(config).items()
     }
     return {
-        "format": FORMAT,
-        "format_version": VERSION,
+        "format": kind.format,
+        "format_version": kind.version,
         "stylelib_version": __version__,
         "torch_version": str(torch.__version__),
         "config": saved,
@@ -145,56 +178,63 @@ def load_checkpoint(
     map_location: str | torch.device = "cpu",
     *,
     resume: bool = False,
+    kind: CheckpointKind = JOHNSON,
 ) -> dict:
-    """Read a checkpoint of :func:`stylelib.train.train` and :func:`validate` it.
+    """Read a checkpoint of ``kind`` (default: :func:`stylelib.train.train`'s) and
+    :func:`validate` it.
 
     The file is read with ``weights_only=True`` (no code can run from it). With ``resume``
     it must also hold the run state that ``--resume`` continues from.
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise CheckpointError(f"model file not found: '{path}'; train one with `stylelib train`")
+        raise CheckpointError(f"model file not found: '{path}'; train one with `{kind.command}`")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # zip, pickle and torch errors all mean "not our file"
         raise CheckpointError(
             f"'{path}' is not a PyTorch checkpoint ({type(exc).__name__}); "
-            "pass a model file written by `stylelib train`"
+            f"pass a model file written by `{kind.command}`"
         ) from None
-    return dict(validate(obj, path, resume=resume))
+    return dict(validate(obj, path, resume=resume, kind=kind))
 
 
-def validate(obj: object, path: str | os.PathLike, *, resume: bool = False) -> Mapping:
-    """Return ``obj`` if it has the layout of a checkpoint, a config that makes a valid
-    JohnsonConfig and (with ``resume``) a run state of the right types and values; else raise
-    :class:`CheckpointError` with one line saying what it is instead."""
-    if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
-        raise CheckpointError(f"'{path}' {_what_it_is(obj)}; pass a model from `stylelib train`")
+def validate(
+    obj: object, path: str | os.PathLike, *, resume: bool = False, kind: CheckpointKind = JOHNSON
+) -> Mapping:
+    """Return ``obj`` if it has the layout of a ``kind`` checkpoint, a config that makes a
+    valid ``kind.config`` and (with ``resume``) a run state of the right types and values;
+    else raise :class:`CheckpointError` with one line saying what it is instead."""
+    if not isinstance(obj, Mapping) or obj.get("format") != kind.format:
+        raise CheckpointError(
+            f"'{path}' {_what_it_is(obj, kind)}; pass a model from `{kind.command}`"
+        )
     version = obj.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise CheckpointError(
             f"'{path}' has format_version {version!r}, not a whole number; the file was "
             "changed or written by another program"
         )
-    if version > VERSION:
+    if version > kind.version:
         raise CheckpointError(
             f"'{path}' was written by a newer stylelib ({obj.get('stylelib_version')}, format "
             f"{version}); upgrade stylelib to read it"
         )
-    expected = {"config": Mapping, "model": Mapping, **(RESUME_KEYS if resume else {})}
-    for key, kind in expected.items():
+    run_keys = {**RESUME_KEYS, **kind.resume_keys} if resume else {}
+    expected = {"config": Mapping, "model": Mapping, **run_keys}
+    for key, expected_type in expected.items():
         if key not in obj:
             raise CheckpointError(
                 f"'{path}' has no {key!r}"
                 + (", which --resume needs; it was not written by a training run" if resume else "")
-                + "; pass a checkpoint written by `stylelib train`"
+                + f"; pass a checkpoint written by `{kind.command}`"
             )
-        if isinstance(obj[key], bool) or not isinstance(obj[key], kind):
+        if isinstance(obj[key], bool) or not isinstance(obj[key], expected_type):
             raise CheckpointError(
                 f"'{path}': its {key!r} is a {type(obj[key]).__name__}, which no checkpoint "
                 "holds; the file was changed or written by another program"
             )
-    _check_config(obj["config"], path)
+    _check_config(obj["config"], path, kind)
     if resume:
         problem = _run_state_problem(obj)
         if problem:
@@ -205,17 +245,17 @@ def validate(obj: object, path: str | os.PathLike, *, resume: bool = False) -> M
     return obj
 
 
-def _check_config(saved: Mapping, path: str | os.PathLike) -> None:
-    """Build the JohnsonConfig ``saved`` describes (the config's own checks, every field)."""
-    names = {f.name for f in fields(JohnsonConfig)}
+def _check_config(saved: Mapping, path: str | os.PathLike, kind: CheckpointKind) -> None:
+    """Build the config ``saved`` describes (the config's own checks, every field)."""
+    names = {f.name for f in fields(kind.config)}
     if saved and not names.intersection(saved):
         unknown = ", ".join(map(repr, list(saved)[:3]))
         raise CheckpointError(
-            f"'{path}': its config has none of JohnsonConfig's fields (it has {unknown} ...); "
-            "the file was changed or written by another program"
+            f"'{path}': its config has none of {kind.config.__name__}'s fields (it has "
+            f"{unknown} ...); the file was changed or written by another program"
         )
     try:
-        config_from_checkpoint({"config": saved})
+        config_from_checkpoint({"config": saved}, kind)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(
             f"'{path}': its config is not one a training run writes ({one_line(exc)}); the "
@@ -257,8 +297,8 @@ def _kind(value: object) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-def _what_it_is(obj: object) -> str:
-    """A few words on a file that is not a TransformerNet checkpoint."""
+def _what_it_is(obj: object, kind: CheckpointKind = JOHNSON) -> str:
+    """A few words on a file that is not a ``kind`` checkpoint."""
     if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
         keys = list(obj)
         hint = ""
@@ -269,39 +309,47 @@ def _what_it_is(obj: object) -> str:
         return f"holds a bare state dict of {len(keys)} tensors{hint}, not a stylelib checkpoint"
     if isinstance(obj, Mapping):
         return f"is a checkpoint of another format ({obj.get('format', 'no format key')!r})"
-    return f"holds a {type(obj).__name__}, not a stylelib TransformerNet checkpoint"
+    return f"holds a {type(obj).__name__}, not a stylelib {kind.network} checkpoint"
 
 
 # --- resuming ------------------------------------------------------------------------------
 
 
-def config_from_checkpoint(checkpoint: Mapping) -> JohnsonConfig:
-    """The :class:`JohnsonConfig` a checkpoint was trained with."""
-    names = {f.name for f in fields(JohnsonConfig)}
+def config_from_checkpoint(checkpoint: Mapping, kind: CheckpointKind = JOHNSON):
+    """The config (a ``kind.config``, by default :class:`JohnsonConfig`) a checkpoint was
+    trained with."""
+    names = {f.name for f in fields(kind.config)}
     saved = checkpoint["config"]
-    return JohnsonConfig(
+    return kind.config(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names}
     )
 
 
 def check_resumable(
-    checkpoint: Mapping, config: JohnsonConfig, style_sha: str, data_sha: str, path
+    checkpoint: Mapping,
+    config,
+    style_sha: str | None,
+    data_sha: str,
+    path,
+    kind: CheckpointKind = JOHNSON,
 ) -> None:
-    """Refuse, in one line, to resume with another style, config or set of training files."""
-    if checkpoint["style_sha256"] != style_sha:
+    """Refuse, in one line, to resume with another style, config or set of training files.
+
+    ``style_sha`` None: the method has no style image to compare (super-resolution)."""
+    if style_sha is not None and checkpoint["style_sha256"] != style_sha:
         raise CheckpointError(
             f"cannot resume '{path}': it was trained on a style image with SHA-256 "
             f"{checkpoint['style_sha256'][:12]}..., this style has {style_sha[:12]}...; "
             "pass the same style image"
         )
-    saved = asdict(config_from_checkpoint(checkpoint))
+    saved = asdict(config_from_checkpoint(checkpoint, kind))
     now = asdict(config)
-    changed = [k for k in now if k not in RESUME_MAY_CHANGE and saved[k] != now[k]]
+    changed = [k for k in now if k not in kind.may_change and saved[k] != now[k]]
     if changed:
         diffs = ", ".join(f"{k} {saved[k]!r} -> {now[k]!r}" for k in changed)
         raise CheckpointError(
             f"cannot resume '{path}' with other settings ({diffs}); use the checkpoint's "
-            f"settings (only {', '.join(RESUME_MAY_CHANGE)} may change) or start a new run"
+            f"settings (only {', '.join(kind.may_change)} may change) or start a new run"
         )
     if checkpoint["data"]["files_sha256"] != data_sha:
         raise CheckpointError(
@@ -341,6 +389,8 @@ def set_rng_state(state: Mapping) -> None:
 __all__ = [
     "FORMAT",
     "VERSION",
+    "CheckpointKind",
+    "JOHNSON",
     "CheckpointError",
     "training_state",
     "save_checkpoint",

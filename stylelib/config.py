@@ -113,7 +113,7 @@ _HOW_TO_SWITCH_OFF = {
 }
 
 
-def _check_fields(config: object) -> None:
+def check_fields(config: object) -> None:
     """Check every field of ``config`` against its annotation and range; normalise in place.
 
     The annotations are the specification: ``float`` is a finite real number (an int is
@@ -278,7 +278,7 @@ class GatysConfig:
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast VGG; Grams and losses in fp32
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         _check_layers(self)
         _check_pixels(f"size={self.size}", self.size**2, "choose a smaller size")
         side = self.size * self.style_scale  # the style image's long side (inf if absurd)
@@ -339,7 +339,7 @@ class JohnsonConfig:
     workers: int = 0  # data-loading processes (0: in the training process; try 4 on a GPU)
 
     def __post_init__(self) -> None:
-        _check_fields(self)
+        check_fields(self)
         _check_layers(self)
         _check_pixels(
             f"batch_size={self.batch_size} crops of image_size={self.image_size}",
@@ -480,5 +480,6 @@ __all__ = [
     "equal_layer_weights",
     "style_layer_weights",
     "with_style_layers",
+    "check_fields",
     "replace",
 ]

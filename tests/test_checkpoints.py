@@ -185,7 +185,10 @@ def test_resume_refuses_run_state_values_no_run_writes(tmp_path, change, fragmen
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("key", sorted(RESUME_KEYS))
+JOHNSON_RESUME_KEYS = {**RESUME_KEYS, **checkpoints.JOHNSON.resume_keys}
+
+
+@pytest.mark.parametrize("key", sorted(JOHNSON_RESUME_KEYS))
 def test_resume_needs_every_part_of_the_run_state(tmp_path, key):
     state = complete_state()
     del state[key]
@@ -194,7 +197,7 @@ def test_resume_needs_every_part_of_the_run_state(tmp_path, key):
     with pytest.raises(CheckpointError, match=f"has no '{key}', which --resume needs"):
         load_checkpoint(path, resume=True)
     state = {**complete_state(), key: object.__name__}  # a str where none is expected
-    if isinstance(state[key], RESUME_KEYS[key]):
+    if isinstance(state[key], JOHNSON_RESUME_KEYS[key]):
         return
     path = save_checkpoint(state, tmp_path / "m.pth", overwrite=True)
     with pytest.raises(CheckpointError, match=f"its '{key}' is a str"):

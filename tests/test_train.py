@@ -377,8 +377,8 @@ def test_torchrun_two_processes_keep_the_parameters_equal(photos, tmp_path):
 
 
 def test_batch_must_split_evenly_over_processes(photos, monkeypatch):
-    monkeypatch.setattr(
-        train_module, "start_processes", lambda device: train_module.Processes(0, 3)
-    )
+    from stylelib import trainkit
+
+    monkeypatch.setattr(trainkit, "start_processes", lambda device: trainkit.Processes(0, 3))
     with pytest.raises(ValueError, match="batch_size=4 cannot be split evenly over 3 processes"):
         train("mosaic", photos, tiny(batch_size=4), progress=False)
