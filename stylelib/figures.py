@@ -330,6 +330,71 @@ def plot_loss_curves(
     return fig
 
 
+def balance_meter(
+    meters: Sequence[Mapping[str, float]],
+    labels: Sequence[str],
+    *,
+    title: str,
+    ratio=("style", "content"),
+):
+    """The balance meter of several runs: how much harder one term pulls than another.
+
+    One bar per run, ``log10(meter[a] / meter[b])`` for ``ratio = (a, b)`` — by default the
+    style gradient over the content gradient of :func:`stylelib.optimize.gradient_balance`.
+    A bar right of 0 means the style term pulls harder, left of 0 the content term; each
+    step of the axis is a factor of 10.
+
+    Args:
+        meters: one ``{term: gradient RMS}`` per run.
+        labels: one label per run (e.g. ``"α/β = 1e-3"``).
+        title: the figure's title.
+        ratio: the two terms compared, ``(numerator, denominator)``.
+
+    Returns:
+        A ``matplotlib.figure.Figure``.
+    """
+    if len(meters) != len(labels) or not meters:
+        raise ValueError(f"give one label per meter: {len(meters)} meters, {len(labels)} labels")
+    top, bottom = ratio
+    for meter in meters:
+        if not (meter.get(top, 0) > 0 and meter.get(bottom, 0) > 0):
+            raise ValueError(
+                f"a meter without positive {top!r} and {bottom!r} gradients ({dict(meter)}); "
+                "give both terms a weight"
+            )
+    logs = [math.log10(m[top] / m[bottom]) for m in meters]
+    fig, axes = _figure(1, 1, 7.0, 0.45 * len(meters) + 1.6, title)
+    ax = axes[0, 0]
+    colours = ["tab:orange" if v > 0 else "tab:blue" for v in logs]
+    ax.barh(range(len(logs)), logs, color=colours)
+    ax.set_yticks(range(len(logs)), list(labels))
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.2", linewidth=1)
+    reach = max(1.0, *(abs(v) for v in logs)) * 1.15
+    ax.set_xlim(-reach, reach)
+    ax.set_xlabel(f"log10( |grad {top}| / |grad {bottom}| )  at the start image")
+    ax.text(
+        0.01,
+        1.01,
+        f"<- {bottom} pulls harder",
+        transform=ax.transAxes,
+        fontsize="small",
+        color="tab:blue",
+        va="bottom",
+    )
+    ax.text(
+        0.99,
+        1.01,
+        f"{top} pulls harder ->",
+        transform=ax.transAxes,
+        fontsize="small",
+        color="tab:orange",
+        va="bottom",
+        ha="right",
+    )
+    return fig
+
+
 __all__ = [
     "show_images",
     "show_grid",
@@ -337,6 +402,7 @@ __all__ = [
     "show_matrix",
     "plot_losses",
     "plot_loss_curves",
+    "balance_meter",
     "figure_png",
     "image_png",
 ]

@@ -297,6 +297,49 @@ def gradient_scale(net: VGGFeatures, x: Tensor, targets: Targets, config: GatysC
     return 1.0 / rms if rms > 0 and math.isfinite(rms) else 1.0
 
 
+def gradient_balance(content, style, config: GatysConfig | None = None, *, at=None) -> dict:
+    """How hard each weighted term pulls on the pixels: the balance meter of a transfer.
+
+    The root-mean-square per pixel of the gradient of every weighted term of the loss
+    (``α L_content``, ``β L_style``, and the TV and γ terms when they carry weight) with
+    respect to the image, at ``at`` (default: the image ``config.init`` starts from).
+    L-BFGS and Adam follow the sum of these gradients, so their ratio says which term will
+    shape the picture: ``style / content`` far above 1 and the photo is lost under the
+    painting's texture; far below 1 and the painting is ignored. Which α/β gives a ratio
+    near 1 depends on the images, the layers, the weights and the normalisation — that is
+    why the papers' α/β rarely carries over to another implementation.
+
+    Returns:
+        ``{"content": ..., "style": ..., "tv": ..., "gamma": ...}`` for the terms with a
+        weight, floats in the units of the image's gradient.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from stylelib.config import preset
+        >>> import torch
+        >>> cfg = replace(preset("gatys2016"), weights="random", size=32, device="cpu")
+        >>> meter = gradient_balance(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), cfg)
+        >>> sorted(meter)
+        ['content', 'style']
+    """
+    config = GatysConfig() if config is None else config
+    _check_layers(config)
+    device = pick_device(config.device)
+    net = extractor(config).to(device)
+    content_img = load_image(content, size=config.size).to(device)
+    style_img = resize(load_image(style), max(MIN_SIDE, round(config.size * config.style_scale)))
+    targets = make_targets(net, content_img, [style_img.to(device)], [1.0], config)
+    start = _initial_image(None, at, content_img, style_img, config).to(device)
+    x = start.detach().requires_grad_(True)
+    _, parts = evaluate(net, x, targets, config)
+    terms = [name for name in parts if name.endswith("_total")]
+    grads = []
+    for i, name in enumerate(terms):
+        (g,) = torch.autograd.grad(parts[name], x, retain_graph=i < len(terms) - 1)
+        grads.append(g.pow(2).mean().sqrt().item())
+    return {name.removesuffix("_total"): g for name, g in zip(terms, grads, strict=True)}
+
+
 def level_sizes(size: int, scales: int) -> list[int]:
     """Long sides of the coarse-to-fine levels, e.g. (512, 3) -> [128, 256, 512]."""
     return [round(size / 2 ** (scales - 1 - i)) for i in range(scales)]
@@ -691,6 +734,7 @@ __all__ = [
     "synthesize_texture",
     "sweep",
     "style_distance",
+    "gradient_balance",
     "Result",
     "Targets",
     "evaluate",

@@ -181,3 +181,15 @@ def test_the_figure_title_never_touches_a_panel_title():
     for ax in fig.axes:
         title = ax.title.get_window_extent(renderer)
         assert title.y1 + gap < top.y0, (ax.get_title(), title, top)
+
+
+def test_the_balance_meter_draws_log10_of_each_ratio():
+    meters = [{"content": 2.0, "style": 2000.0}, {"content": 50.0, "style": 5.0}]
+    fig = figures.balance_meter(meters, ["a", "b"], title="meter")
+    bars = fig.axes[0].patches
+    assert [round(b.get_width(), 9) for b in bars] == [3.0, -1.0]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="one label per meter"):
+        figures.balance_meter(meters, ["a"], title="meter")
+    with pytest.raises(ValueError, match="give both terms a weight"):
+        figures.balance_meter([{"content": 1.0}], ["a"], title="meter")

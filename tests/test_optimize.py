@@ -838,3 +838,33 @@ def test_the_old_name_stylize_still_works_for_one_release():
         old = optimize.stylize(content(), style(), config(steps=1), progress=False)
     new = transfer(content(), style(), config(steps=1), progress=False)
     assert torch.equal(old.image, new.image) and old.steps == new.steps == 1
+
+
+def test_the_balance_meter_is_each_weighted_terms_gradient_rms():
+    """Second formulation: the gradient of the total loss with every other term switched off,
+    at the same start image (white noise of the config's seed)."""
+    cfg = config(tv_weight=1e-3)
+    meter = optimize.gradient_balance(content(), style(), cfg)
+    assert sorted(meter) == ["content", "style", "tv"]
+    alone = {
+        "content": {"style_weight": 0.0, "tv_weight": 0.0},
+        "style": {"content_weight": 0.0, "tv_weight": 0.0},
+        "tv": {"content_weight": 0.0, "style_weight": 0.0},
+    }
+    for term, off in alone.items():
+        single = replace(cfg, **off)
+        targets = make_targets(net(), content(), [style()], [1.0], replace(cfg, tv_weight=0.0))
+        x = torch.rand(content().shape, generator=torch.Generator().manual_seed(cfg.seed))
+        x.requires_grad_(True)
+        loss, _ = evaluate(net(), x, targets, single)
+        (grad,) = torch.autograd.grad(loss, x)
+        assert meter[term] == pytest.approx(grad.pow(2).mean().sqrt().item(), rel=1e-5), term
+
+
+def test_the_balance_meter_scales_with_each_weight_alone():
+    meter = optimize.gradient_balance(content(), style(), config())
+    tenfold = optimize.gradient_balance(content(), style(), config(style_weight=1e4))
+    assert tenfold["style"] == pytest.approx(10 * meter["style"], rel=1e-5)
+    assert tenfold["content"] == pytest.approx(meter["content"], rel=1e-6)
+    from_photo = optimize.gradient_balance(content(), style(), config(init="content"))
+    assert from_photo["content"] == 0.0  # the photo is its own content target
