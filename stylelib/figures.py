@@ -330,6 +330,36 @@ def plot_loss_curves(
     return fig
 
 
+def parameter_bars(table: Sequence[Mapping], *, title: str):
+    """Where a network's parameters are: one bar per layer with weights, in millions.
+
+    Args:
+        table: rows of :func:`stylelib.vgg.layer_table` (``name``, ``kind``, ``params``);
+            layers without parameters (ReLU, pooling) are left out.
+        title: the figure's title.
+
+    Returns:
+        A ``matplotlib.figure.Figure``: convolutions in blue, fully connected layers in
+        orange, each bar labelled with its share of the total.
+    """
+    rows = [r for r in table if r.get("params")]
+    if not rows:
+        raise ValueError("no layer in the table has parameters; pass stylelib.vgg.layer_table(...)")
+    total = sum(r["params"] for r in rows)
+    fig, axes = _figure(1, 1, 9.0, 3.6, title)
+    ax = axes[0, 0]
+    colours = ["tab:orange" if r["kind"] == "fc" else "tab:blue" for r in rows]
+    millions = [r["params"] / 1e6 for r in rows]
+    ax.bar(range(len(rows)), millions, color=colours)
+    ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=90, fontsize="small")
+    ax.set_ylabel("parameters (millions)")
+    for i, m in enumerate(millions):
+        if m / (total / 1e6) >= 0.02:  # label the bars a reader can see
+            ax.text(i, m, f"{m * 1e6 / total:.0%}", ha="center", va="bottom", fontsize="small")
+    ax.set_title(f"{total:,} parameters in all", fontsize="small")
+    return fig
+
+
 def balance_meter(
     meters: Sequence[Mapping[str, float]],
     labels: Sequence[str],
@@ -403,6 +433,7 @@ __all__ = [
     "plot_losses",
     "plot_loss_curves",
     "balance_meter",
+    "parameter_bars",
     "figure_png",
     "image_png",
 ]

@@ -193,3 +193,16 @@ def test_the_balance_meter_draws_log10_of_each_ratio():
         figures.balance_meter(meters, ["a"], title="meter")
     with pytest.raises(ValueError, match="give both terms a weight"):
         figures.balance_meter([{"content": 1.0}], ["a"], title="meter")
+
+
+def test_parameter_bars_draw_every_layer_with_weights_once():
+    from stylelib.vgg import layer_table
+
+    table = layer_table("vgg16", 224, True)
+    fig = figures.parameter_bars(table, title="params")
+    bars = fig.axes[0].patches
+    weighted = [r for r in table if r["params"]]
+    assert len(bars) == len(weighted) == 16  # 13 convolutions and 3 fully connected layers
+    assert sum(b.get_height() for b in bars) == pytest.approx(138_357_544 / 1e6)
+    with pytest.raises(ValueError, match="no layer in the table has parameters"):
+        figures.parameter_bars([{"name": "pool1", "kind": "pool", "params": 0}], title="x")
