@@ -149,6 +149,28 @@ def cmd_weights_export(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_models_list(args: argparse.Namespace) -> None:
+    from . import models
+
+    print(f"cache folder: {models.cache_dir()}  (set TORCH_HOME to move it)")
+    for row in models.catalogue():
+        state = f"ready  {row['path']}" if row["path"] else f"missing  ({row['size']})"
+        print(f"{row['name']:<14} {row['what']}: {state}")
+    print("get one: `stylelib models fetch NAME`, or `stylelib models install FILE` for a copy")
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> None:
+    from . import models
+
+    print(f"{args.name}: {models.fetch(args.name, timeout=args.timeout)}")
+
+
+def cmd_models_install(args: argparse.Namespace) -> None:
+    from . import models
+
+    print(f"installed {models.install(args.file, args.name, overwrite=args.overwrite)}")
+
+
 def cmd_transfer(args: argparse.Namespace) -> int:
     from .config import GatysConfig
 
@@ -601,6 +623,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="output file (default: ./ARCH-features-HASH.pth)")
     s.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
     s.set_defaults(func=cmd_weights_export)
+
+    m = sub.add_parser(
+        "models", help="community model files (candy.pth, AdaIN, VGG): list, fetch, install"
+    )
+    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = msub.add_parser("list", help="the catalogue, and which files are in the cache")
+    s.set_defaults(func=cmd_models_list)
+    s = msub.add_parser("fetch", help="download a catalogue file into the cache")
+    s.add_argument("name", help="a name from `stylelib models list` (candy, adain-decoder ...)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
+    s.set_defaults(func=cmd_models_fetch)
+    s = msub.add_parser("install", help="check a file copied by hand and put it in the cache")
+    s.add_argument(
+        "file", help="candy.pth, decoder.pth, vgg_conv.pth ... (recognised by structure)"
+    )
+    s.add_argument("--name", help="its catalogue name, if the file name does not say (candy ...)")
+    s.add_argument("--overwrite", action="store_true", help="replace another installed copy")
+    s.set_defaults(func=cmd_models_install)
     return parser
 
 

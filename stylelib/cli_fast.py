@@ -7,6 +7,10 @@ each. Both report bad input as one line and exit status 2 (see :mod:`stylelib.cl
     stylelib train mosaic --data coco/train2014 -o mosaic.pth
     torchrun --nproc_per_node 4 -m stylelib train mosaic --data coco/train2014 -o mosaic.pth
     stylelib stylize mosaic.pth photo.jpg -o photo-mosaic.png
+    stylelib stylize candy photo.jpg -o out/
+
+``stylize`` also reads the PyTorch examples' published networks (``candy.pth`` ...), by path
+or, once installed (``stylelib models fetch candy``), by catalogue name.
 """
 
 from __future__ import annotations
@@ -197,17 +201,44 @@ def make_output_folder(outputs: list[Path]) -> Path | None:
     return folder
 
 
+def model_file(spec: str) -> str | Path:
+    """The model file ``spec`` names: a path as given, or an installed catalogue network.
+
+    An existing file wins over a catalogue name; a name that is not installed, or that is
+    not a fast-style network, is refused in one line saying how to get it.
+    """
+    from . import models
+
+    if spec not in models.MODELS or Path(spec).expanduser().exists():
+        return spec  # the loader explains a missing or wrong file
+    model = models.entry(spec)
+    if model.kind != "fast-style":
+        raise models.ModelError(
+            f"{spec} is the {model.what}, not a fast-style network; choose one of "
+            f"{', '.join(models.FAST_STYLE)} or a model file"
+        )
+    found = models.path(spec)
+    if found is None:
+        raise models.ModelUnavailable(
+            f"{spec} ({model.filename}) is not installed; run `stylelib models fetch {spec}`, "
+            f"or `stylelib models install PATH/{model.filename}` for a copy brought by hand"
+        )
+    return found
+
+
 def cmd_stylize(args: argparse.Namespace) -> int:
     import torch
 
     from .devices import pick_device
     from .transformer import TransformerNet
 
+    model = model_file(args.model)
     inputs, from_folders = expand_inputs(args.inputs)
     several = len(inputs) > 1 or bool(from_folders)
     outputs = plan_outputs(inputs, args.output, several, args.overwrite)
     device = pick_device(args.device)
-    net = TransformerNet.from_checkpoint(args.model, map_location=device)
+    # a checkpoint of `stylelib train` or a PyTorch examples network (load_transformer)
+    net = TransformerNet.from_checkpoint(model, map_location=device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
     made = make_output_folder(outputs)  # only now that the model has loaded
@@ -271,9 +302,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "stylize",
         help="fast style transfer: apply a trained network to images",
-        description="Stylise images with a model from `stylelib train`: one forward pass each.",
+        description="Stylise images with a model from `stylelib train`, or a published "
+        "network of the PyTorch examples (candy.pth ...): one forward pass each.",
     )
-    s.add_argument("model", help="a checkpoint written by `stylelib train`")
+    s.add_argument(
+        "model",
+        help="a checkpoint written by `stylelib train`, a PyTorch examples network (candy.pth), "
+        "or the name of an installed one (candy; see `stylelib models list`)",
+    )
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
     s.add_argument(
         "-o",
