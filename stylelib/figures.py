@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -34,9 +35,24 @@ def _figure(nrows: int, ncols: int, width: float, height: float, suptitle: str):
     fig = Figure(figsize=(width, height), layout="constrained")
     # Bold and a little larger, with room below it: a panel title right under the figure's
     # (a square panel among landscape ones reaches higher) must not read as one title.
-    fig.suptitle(suptitle, fontweight="bold", fontsize="large")
+    # Wrapped to the figure's width: a title wider than its figure is cut off at both sides.
+    fig.suptitle(
+        _wrap(suptitle, width, SUPTITLE_CHARS_PER_INCH), fontweight="bold", fontsize="large"
+    )
     fig.get_layout_engine().set(h_pad=0.1)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+# Characters of DejaVu Sans that fit in an inch: bold at "large" (14.4 pt) for the figure's
+# title, regular at 12 pt for a panel's (measured: about 8.5 and 10.5 of typical text).
+SUPTITLE_CHARS_PER_INCH = 8.0
+TITLE_CHARS_PER_INCH = 10.0
+
+
+def _wrap(text: str, inches: float, chars_per_inch: float) -> str:
+    """``text`` broken at spaces so that each line fits in ``inches``."""
+    width = max(12, int(inches * chars_per_inch))
+    return "\n".join(textwrap.fill(line, width) if line else line for line in text.split("\n"))
 
 
 def _show_figures_in_jupyter(figure_class) -> None:
@@ -109,7 +125,7 @@ def show_images(
     for i, ax in enumerate(axes.flat):
         if i < len(images):
             _image_panel(ax, to_numpy(images[i]))
-            ax.set_title(titles[i])
+            ax.set_title(_wrap(titles[i], size, TITLE_CHARS_PER_INCH))
         else:
             ax.remove()  # an empty slot in the last row
     return fig

@@ -206,3 +206,28 @@ def test_parameter_bars_draw_every_layer_with_weights_once():
     assert sum(b.get_height() for b in bars) == pytest.approx(138_357_544 / 1e6)
     with pytest.raises(ValueError, match="no layer in the table has parameters"):
         figures.parameter_bars([{"name": "pool1", "kind": "pool", "params": 0}], title="x")
+
+
+@pytest.mark.parametrize("panels", [1, 2, 4])
+def test_titles_stay_inside_the_figure(panels):
+    """Lesson 02's two-panel pooling figure cut its title off at both sides; every title is
+    wrapped to the width it has."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    long = "The same transfer with VGG's max pooling and with average pooling, side by side"
+    fig = figures.show_images(
+        [torch.rand(1, 3, 32, 48)] * panels,
+        [f"α/β = 1e-06: style pulls {i}00 times harder than content" for i in range(panels)],
+        suptitle=long,
+    )
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width = fig.bbox.width
+    top = fig._suptitle.get_window_extent(renderer)
+    assert 0 <= top.x0 and top.x1 <= width, (top, width)
+    assert fig._suptitle.get_text().replace("\n", " ") == long  # wrapped, not shortened
+    for ax in fig.axes:
+        box = ax.title.get_window_extent(renderer)
+        panel = ax.get_window_extent(renderer)
+        assert box.width <= panel.width * 1.15, (ax.get_title(), box, panel)
