@@ -45,6 +45,7 @@ from . import (
     training,
     transform_net,
 )
+from .adain import *  # noqa: F403
 from .arithmetic import *  # noqa: F403 - each module's __all__ is its checks
 from .beyond import *  # noqa: F403
 from .closure import *  # noqa: F403
@@ -54,6 +55,7 @@ from .harness import RTOL, SEED, SLOW_SECONDS, Factor
 from .loss_terms import *  # noqa: F403
 from .loss_terms import FEATURE_CASES
 from .network import *  # noqa: F403
+from .superres import *  # noqa: F403
 from .training import *  # noqa: F403
 from .transform_net import *  # noqa: F403
 
