@@ -21,10 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-from .cli_fast import expand_inputs, make_output_folder, plan_outputs
+from .cli_fast import apply_each, expand_inputs, make_output_folder, plan_outputs
 
 # --- stylelib adain -------------------------------------------------------------------------
 
@@ -95,43 +94,27 @@ def cmd_adain(args: argparse.Namespace) -> int:
 
 def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> int:
     """Stylise each content image; print one line each and a summary."""
-    import warnings
-
-    import torch
-
     from .adain import stylize
-    from .errors import ImageError
-    from .images import load_image, save_image
+    from .images import load_image
 
     style_images = [load_image(p, size=args.style_size) for p in styles]
-    protected = [*contents, *styles]
-    total, done = 0.0, 0
-    for source, target in zip(contents, outputs, strict=True):
-        try:
-            image = load_image(source, size=args.size)
-        except ImageError as exc:
-            if source not in from_folders:
-                raise
-            warnings.warn(f"skipped an unreadable input: {exc}", stacklevel=1)
-            continue
-        start = time.perf_counter()
-        out = stylize(
+    done, total = apply_each(
+        lambda image: stylize(
             net,
             image,
             style_images,
             alpha=args.alpha,
             style_weights=args.style_weights,
             preserve_color=args.preserve_color,
-        )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-        total, done = total + seconds, done + 1
-        save_image(out, target, inputs=protected, overwrite=args.overwrite)
-        h, w = out.shape[-2:]
-        print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
-    if not done:
-        raise ImageError("none of the input images could be read (see the warnings above)")
+        ),
+        contents,
+        outputs,
+        from_folders,
+        size=args.size,
+        device=device,
+        overwrite=args.overwrite,
+        protected=styles,
+    )
     skipped = f"; {len(contents) - done} unreadable skipped" if done < len(contents) else ""
     print(
         f"stylized {done} image(s) with {len(styles)} style(s), alpha {args.alpha:g}, on "

@@ -252,40 +252,74 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
     """Stylise each input into its output; print one line each and a summary."""
-    import warnings
-
-    import torch
-
-    from .errors import ImageError
-    from .images import load_image, save_image
     from .transformer import stylize_image
 
-    total, done = 0.0, 0
-    for source, target in zip(inputs, outputs, strict=True):
-        try:
-            image = load_image(source, size=args.size)
-        except ImageError as exc:
-            if source not in from_folders:
-                raise
-            warnings.warn(f"skipped an unreadable input: {exc}", stacklevel=1)
-            continue
-        start = time.perf_counter()
-        out = stylize_image(net, image)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-        total, done = total + seconds, done + 1
-        save_image(out, target, inputs=inputs, overwrite=args.overwrite)
-        h, w = out.shape[-2:]
-        print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
-    if not done:
-        raise ImageError("none of the input images could be read (see the warnings above)")
+    done, total = apply_each(
+        lambda image: stylize_image(net, image),
+        inputs,
+        outputs,
+        from_folders,
+        size=args.size,
+        device=device,
+        overwrite=args.overwrite,
+    )
     skipped = f"; {len(inputs) - done} unreadable skipped" if done < len(inputs) else ""
     print(
         f"stylized {done} image(s) on {device} in {total:.2f} s of network time "
         f"({total / done:.3f} s per image, {args.precision}){skipped}"
     )
     return 0
+
+
+def apply_each(
+    fn,
+    inputs: list[Path],
+    outputs: list[Path],
+    from_folders: set[Path],
+    *,
+    size: int | None,
+    device,
+    overwrite: bool,
+    protected: list | None = None,
+) -> tuple[int, float]:
+    """``fn(image) -> image`` on every input, each saved to its output: what every
+    one-forward-pass command (``stylize``, ``upscale``, ``adain``) does to a list of photos.
+
+    An unreadable file found in a folder is skipped with a warning (one named on the command
+    line is an error); one line per image says where it went, at what size, in how long.
+    Outputs never replace ``inputs`` or ``protected`` files (e.g. style images).
+
+    Returns:
+        ``(images done, seconds spent in fn)``; raises ImageError if none could be read.
+    """
+    import warnings
+
+    import torch
+
+    from .errors import ImageError
+    from .images import load_image, save_image
+
+    total, done = 0.0, 0
+    for source, target in zip(inputs, outputs, strict=True):
+        try:
+            image = load_image(source, size=size)
+        except ImageError as exc:
+            if source not in from_folders:
+                raise
+            warnings.warn(f"skipped an unreadable input: {exc}", stacklevel=1)
+            continue
+        start = time.perf_counter()
+        out = fn(image)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        total, done = total + seconds, done + 1
+        save_image(out, target, inputs=[*inputs, *(protected or [])], overwrite=overwrite)
+        h, w = out.shape[-2:]
+        print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
+    if not done:
+        raise ImageError("none of the input images could be read (see the warnings above)")
+    return done, total
 
 
 def register(sub: argparse._SubParsersAction) -> None:
