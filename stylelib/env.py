@@ -53,12 +53,17 @@ def vgg_weights(arch: str = "vgg19") -> str:
 def report() -> str:
     """A few lines on torch, the device, the VGG weights, graphviz and quick mode."""
     lines = [f"torch {torch.__version__}; device: {describe_device(pick_device())}"]
-    for row in weights.status():
+    found: dict[str, list[str]] = {}  # arch -> the files of its sources that are here
+    for row in weights.status():  # one row per (source, arch)
+        files = found.setdefault(row["arch"], [])
         if row["file"]:
-            lines.append(f"{row['arch']} weights: pretrained ({row['file'].name})")
+            files.append(f"{row['file'].name}, {row['source']}")
+    for arch, files in found.items():
+        if files:
+            lines.append(f"{arch} weights: pretrained ({'; '.join(files)})")
         else:
             lines.append(
-                f"{row['arch']} weights: MISSING - lessons use random weights; "
+                f"{arch} weights: MISSING - lessons use random weights; "
                 "run `stylelib weights fetch` (see the README)"
             )
     lines.append(
