@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .. import losses, train
+from .. import losses, train, trainkit
 from .harness import SEED, Exercise, Factor, check_exercise, randn, run
 
 # --- feature_loss ------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def check_train_step(fn: Callable[..., float]) -> None:
     for 3 calls with each of two optimizers (SGD with momentum, Adam): after every call the
     weights must equal those of a reference step done here, and the value returned must be
     that step's loss. Zeroing the gradients at the end of the step instead of the start is
-    right too: the check starts from zero gradients. The library's :mod:`stylelib.train` may
-    not be called.
+    right too: the check starts from zero gradients. The library's :mod:`stylelib.train` and
+    :mod:`stylelib.trainkit` may not be called.
     """
     if not callable(fn):
         raise AssertionError(f"expected your train_step function, got {type(fn).__name__}")
@@ -261,7 +261,7 @@ def _call(fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where:
             "train_step",
             ("photos",),
             (photos,),
-            forbid=(train,),
+            forbid=(train, trainkit),  # the training loop and its data machinery
         )
     except AssertionError as e:
         text = str(e)
