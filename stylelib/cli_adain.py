@@ -23,7 +23,13 @@ import os
 import sys
 from pathlib import Path
 
-from .cli_fast import apply_each, expand_inputs, make_output_folder, plan_outputs
+from .cli_fast import (
+    apply_each,
+    expand_inputs,
+    finish_training,
+    make_output_folder,
+    plan_outputs,
+)
 
 # --- stylelib adain -------------------------------------------------------------------------
 
@@ -168,18 +174,11 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
         tensorboard=args.tensorboard,
         progress=not args.quiet,
     )
-    if rank0:
-        print(f"wrote {result.path}: {result.message}")
-        if result.stopped == "interrupted":
-            print(
-                f"continue with: stylelib train-adain ... --resume {result.path}", file=sys.stderr
-            )
-        else:
-            print(
-                f"stylize with: stylelib adain PHOTO PAINTING --decoder {result.path} -o OUT.png",
-                file=sys.stderr,
-            )
-    return 130 if result.stopped == "interrupted" else 0
+    return finish_training(
+        result,
+        "stylelib train-adain",
+        "stylelib adain PHOTO PAINTING --decoder {path} -o OUT.png",
+    )
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:

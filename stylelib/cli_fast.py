@@ -69,12 +69,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         tensorboard=args.tensorboard,
         progress=not args.quiet,
     )
-    if rank0:
+    return finish_training(result, "stylelib train", "stylelib stylize {path} PHOTO -o OUT.png")
+
+
+def finish_training(result, command: str, use: str) -> int:
+    """What every training command says at the end (on rank 0 only), and its exit status:
+    where the checkpoint went, then how to continue it (interrupted: 130) or use it (0)."""
+    if os.environ.get("RANK", "0") == "0":
         print(f"wrote {result.path}: {result.message}")
         if result.stopped == "interrupted":
-            print(f"continue with: stylelib train ... --resume {result.path}", file=sys.stderr)
+            print(f"continue with: {command} ... --resume {result.path}", file=sys.stderr)
         else:
-            print(f"stylize with: stylelib stylize {result.path} PHOTO -o OUT.png", file=sys.stderr)
+            print(f"{use.split()[1]} with: {use.format(path=result.path)}", file=sys.stderr)
     return 130 if result.stopped == "interrupted" else 0
 
 

@@ -16,7 +16,13 @@ import argparse
 import os
 import sys
 
-from .cli_fast import apply_each, expand_inputs, make_output_folder, plan_outputs
+from .cli_fast import (
+    apply_each,
+    expand_inputs,
+    finish_training,
+    make_output_folder,
+    plan_outputs,
+)
 
 # --- stylelib train-sr ---------------------------------------------------------------------
 
@@ -68,13 +74,7 @@ def cmd_train_sr(args: argparse.Namespace) -> int:
         tensorboard=args.tensorboard,
         progress=not args.quiet,
     )
-    if rank0:
-        print(f"wrote {result.path}: {result.message}")
-        if result.stopped == "interrupted":
-            print(f"continue with: stylelib train-sr ... --resume {result.path}", file=sys.stderr)
-        else:
-            print(f"upscale with: stylelib upscale {result.path} IMAGE -o OUT.png", file=sys.stderr)
-    return 130 if result.stopped == "interrupted" else 0
+    return finish_training(result, "stylelib train-sr", "stylelib upscale {path} IMAGE -o OUT.png")
 
 
 def add_train_sr_arguments(p: argparse.ArgumentParser) -> None:
