@@ -27,7 +27,7 @@ from .cli_fast import (
     apply_each,
     expand_inputs,
     finish_training,
-    make_output_folder,
+    output_folder,
     plan_outputs,
 )
 
@@ -89,13 +89,8 @@ def cmd_adain(args: argparse.Namespace) -> int:
     decoder, encoder = _network_files(args)
     device = pick_device(args.device)
     net = load_network(decoder, encoder, device=device)
-    made = make_output_folder(outputs)  # only now that the network has loaded
-    try:
+    with output_folder(outputs):  # only now that the network has loaded
         return _stylize_all(args, net, device, contents, styles, outputs, from_folders)
-    except BaseException:
-        if made is not None and not any(made.iterdir()):
-            made.rmdir()  # leave nothing behind but what was written
-        raise
 
 
 def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> int:

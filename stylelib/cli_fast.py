@@ -16,6 +16,7 @@ or, once installed (``stylelib models fetch candy``), by catalogue name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -164,7 +165,7 @@ def plan_outputs(inputs: list[Path], out: str, several: bool, overwrite: bool) -
     """One output path per input, all checked before any work (nothing is created here).
 
     One input and OUT neither a folder nor written with a trailing slash: OUT is the file.
-    Otherwise OUT is a folder (made by :func:`make_output_folder` once the model has loaded)
+    Otherwise OUT is a folder (made by :func:`output_folder` once the model has loaded)
     and input ``name.ext`` becomes ``OUT/name.png``. Inputs are never overwritten, nor
     existing files unless ``overwrite``.
     """
@@ -197,14 +198,24 @@ def plan_outputs(inputs: list[Path], out: str, several: bool, overwrite: bool) -
     return [folder / n for n in names]
 
 
-def make_output_folder(outputs: list[Path]) -> Path | None:
-    """Create the outputs' folder if it is missing; return it if it was made here, else None."""
+@contextlib.contextmanager
+def output_folder(outputs: list[Path]):
+    """The outputs' folder, created if missing, for the ``with`` block that writes them; if
+    the block fails and the folder it made is still empty, the folder goes again, so that a
+    failed command leaves nothing behind but what it wrote. Enter it only once the model
+    has loaded (a bad model file then creates nothing)."""
     folder = outputs[0].parent
     try:
         folder.mkdir()
+        made = True
     except FileExistsError:  # made meanwhile: save_image still never writes over a file
-        return None
-    return folder
+        made = False
+    try:
+        yield folder
+    except BaseException:
+        if made and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def model_file(spec: str) -> str | Path:
@@ -247,13 +258,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     net = TransformerNet.from_checkpoint(model, map_location=device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
-    made = make_output_folder(outputs)  # only now that the model has loaded
-    try:
+    with output_folder(outputs):  # only now that the model has loaded
         return _stylize_all(args, net, device, inputs, outputs, from_folders)
-    except BaseException:
-        if made is not None and not any(made.iterdir()):
-            made.rmdir()  # leave nothing behind but what was written
-        raise
 
 
 def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:

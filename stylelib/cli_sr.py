@@ -20,7 +20,7 @@ from .cli_fast import (
     apply_each,
     expand_inputs,
     finish_training,
-    make_output_folder,
+    output_folder,
     plan_outputs,
 )
 
@@ -129,13 +129,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     net = SRNet.from_checkpoint(args.model, map_location=device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
-    made = make_output_folder(outputs)  # only now that the model has loaded
-    try:
+    with output_folder(outputs):  # only now that the model has loaded
         return _upscale_all(args, net, device, inputs, outputs, from_folders)
-    except BaseException:
-        if made is not None and not any(made.iterdir()):
-            made.rmdir()  # leave nothing behind but what was written
-        raise
 
 
 def _upscale_all(args, net, device, inputs, outputs, from_folders) -> int:
