@@ -6,10 +6,10 @@ All numbers come from one run, on random weights (speed does not depend on them)
 fp32. Every time is the FASTEST of ``--repeats`` runs after one warm-up (on a shared machine
 the least disturbed run is the best estimate of the machine's speed). Per size:
 
-1. AdaIN inference, the whole of :func:`stylelib.adain.stylize`: encoder of the content and of
+1. AdaIN inference, the whole of :func:`stylelib.adain.networks.stylize`: encoder of the content and of
    a style of the same size (VGG-19 to relu4_1, reflection padding), the AdaIN layer, the
    decoder (3.5 M parameters);
-2. the Johnson et al. transform network (``stylelib.transformer``, 1.7 M parameters): one
+2. the Johnson et al. transform network (``stylelib.johnson.network``, 1.7 M parameters): one
    forward pass; it knows one style only;
 3. one evaluation of a Gatys transfer: VGG-19 to relu5_1, forward and backward to the image
    (``stylelib.vgg.VGGFeatures``); a transfer takes hundreds of them (the paper: 300-1000).
@@ -28,9 +28,10 @@ import warnings
 
 import torch
 
-from stylelib import adain, weights
+from stylelib import weights
+from stylelib.adain.networks import AdaINNet, Decoder, Encoder, stylize
 from stylelib.data import content_image, procedural_style
-from stylelib.transformer import TransformerNet, stylize_image
+from stylelib.johnson.network import TransformerNet, stylize_image
 from stylelib.vgg import VGGFeatures
 
 GATYS_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
@@ -50,7 +51,7 @@ def fastest(fn, repeats: int) -> float:
 def measure(size: int, repeats: int) -> dict[str, float]:
     photo = content_image("astronaut", size=size)  # square at every size
     style = procedural_style("mosaic", size=size)
-    net = adain.AdaINNet(adain.Encoder.from_vgg("random", normalize=False), adain.Decoder())
+    net = AdaINNet(Encoder.from_vgg("random", normalize=False), Decoder())
     johnson = TransformerNet().eval()
     vgg = VGGFeatures("vgg19", weights="random", layers=GATYS_LAYERS)
 
@@ -60,7 +61,7 @@ def measure(size: int, repeats: int) -> dict[str, float]:
         sum(f.square().mean() for f in feats.values()).backward()
 
     return {
-        "adain": fastest(lambda: adain.stylize(net, photo, style), repeats),
+        "adain": fastest(lambda: stylize(net, photo, style), repeats),
         "johnson": fastest(lambda: stylize_image(johnson, photo), repeats),
         "gatys step": fastest(gatys_step, repeats),
     }

@@ -12,9 +12,9 @@ disturbed run is the best estimate of the machine's speed; a median mixes in the
    --precision bf16`` does); channels_last; and the largest pixel difference from fp32
    (goal at 512²: <= 0.5 s);
 2. one training step at batch 4 x 256² with the VGG16 perceptual loss and Adam, timed inside
-   ``stylelib.train.train`` (data loading included);
+   ``stylelib.johnson.train.train`` (data loading included);
 3. the on-this-machine version of Johnson et al.'s Table 1: a 300-step Gatys transfer
-   (``stylelib.optimize.transfer``, the paper's preset, L-BFGS, VGG19) against one forward
+   (``stylelib.gatys.transfer.transfer``, the paper's preset, L-BFGS, VGG19) against one forward
    pass. The 300-step time is ESTIMATED as 300 x the fastest step of a
    ``--gatys-steps`` run at the same size (goal: speed-up >= 500x).
 """
@@ -32,12 +32,13 @@ from pathlib import Path
 import torch
 
 from stylelib import weights
-from stylelib.config import preset
+from stylelib.blocks import count_parameters
 from stylelib.data import content_image, procedural_style
+from stylelib.gatys.transfer import transfer
 from stylelib.images import save_image
-from stylelib.optimize import transfer
-from stylelib.train import train
-from stylelib.transformer import TransformerNet, count_parameters, stylize_image
+from stylelib.johnson.network import TransformerNet, stylize_image
+from stylelib.johnson.train import train
+from stylelib.presets import get as preset
 
 VARIANTS = {  # name: (weights dtype, autocast, channels_last)
     "fp32": (torch.float32, False, False),

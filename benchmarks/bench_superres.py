@@ -24,9 +24,11 @@ import time
 
 import torch
 
+from stylelib.blocks import count_parameters
 from stylelib.data import content_image
 from stylelib.devices import pick_device
-from stylelib.superres import SRNet, bicubic_upscale, count_parameters, upscale_image
+from stylelib.superres.degrade import bicubic_upscale
+from stylelib.superres.network import SRNet, upscale_image
 
 
 def fastest(call, repeats: int, device: torch.device) -> float:

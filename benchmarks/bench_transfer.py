@@ -1,4 +1,4 @@
-"""Gatys transfer (``stylelib.optimize.transfer``): overhead, bf16, coarse-to-fine, memory.
+"""Gatys transfer (``stylelib.gatys.transfer.transfer``): overhead, bf16, coarse-to-fine, memory.
 
 Run: python benchmarks/bench_transfer.py [--sizes 256 512] [--evals 100] [--c2f-size 512]
      [--c2f-evals 500]
@@ -30,9 +30,10 @@ from pathlib import Path
 import torch
 
 from stylelib import weights
-from stylelib.config import preset
 from stylelib.data import content_image, procedural_style
-from stylelib.optimize import extractor, transfer
+from stylelib.gatys.objective import extractor
+from stylelib.gatys.transfer import transfer
+from stylelib.presets import get as preset
 from stylelib.vgg import layer_index
 
 CONTENT, STYLE = content_image("chelsea"), procedural_style("mosaic", size=512)

@@ -4,9 +4,9 @@ A checkpoint is a ``torch.save`` dict that ``torch.load(..., weights_only=True)`
 code can run from it). Every checkpoint holds what stylisation needs; a training run adds
 what an exact ``--resume`` needs::
 
-    format, format_version       FORMAT and VERSION below: what wrote it, and which layout
+    format, format_version       the kind's format and version: what wrote it, which layout
     stylelib_version, torch_version
-    config                       the JohnsonConfig as a dict (lists for tuples)
+    config                       the method's config as a dict (lists for tuples)
     model                        the network's state dict (on the CPU)
     optimizer, step              Adam's state and the steps done
     data                         files, files_sha256, seed, samples_seen, skipped
@@ -15,23 +15,27 @@ what an exact ``--resume`` needs::
     world_size, history, seconds
 
 Each trained method has its own format, described by a :class:`CheckpointKind` (the
-``format`` string, the config class, the command that writes it); :data:`JOHNSON`, the
-transform network of ``stylelib train``, is every function's default, and
-:data:`FORMAT`/:data:`VERSION` are its two keys.
+``format`` string, the config class, the command that writes it) that lives in the method's
+``config`` module (``stylelib.johnson.config.CHECKPOINT`` ...); every function here takes the
+kind it reads or writes, and none assumes one.
 
 Writes are atomic (:func:`stylelib.files.atomic_write`): a run killed at any moment leaves
 the old file or the new one, never half of one. Reading validates the file here, in one
-place (:func:`validate`): the layout, the config (built as a JohnsonConfig, so with every
-check of :mod:`stylelib.config`) and, for ``--resume``, the values of the run state; anything
+place (:func:`validate`): the layout, the config (built as the kind's config class, so with
+every check of :mod:`stylelib.config`) and, for ``--resume``, the values of the run state; anything
 else is refused with one :class:`CheckpointError` line naming the file and what is wrong.
 
 Example::
 
+    >>> from dataclasses import dataclass
     >>> import torch
-    >>> from stylelib.checkpoints import FORMAT, VERSION, validate
-    >>> state = {"format": FORMAT, "format_version": VERSION, "config": {},
+    >>> @dataclass(frozen=True)
+    ... class Toy:
+    ...     steps: int = 1
+    >>> toy = CheckpointKind("toy-net", 1, Toy, "toy train", "ToyNet")
+    >>> state = {"format": "toy-net", "format_version": 1, "config": {},
     ...          "model": {"w": torch.zeros(1)}}
-    >>> validate(state, "m.pth") is state
+    >>> validate(state, "m.pth", kind=toy) is state
     True
 """
 
@@ -49,13 +53,10 @@ import torch
 from torch import Tensor
 
 from . import __version__
-from .config import JohnsonConfig
 from .errors import OutputError, StylelibError, one_line
 from .files import atomic_write, check_target
 
 # What ``stylelib train`` writes; readers refuse other files by these two keys.
-FORMAT = "stylelib-johnson-transformer"
-VERSION = 1
 SUFFIXES = (".pt", ".pth")
 # Config fields a resumed run may change: they do not alter the arithmetic of a step.
 RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "device", "workers")
@@ -97,16 +98,10 @@ class CheckpointKind:
     may_change: tuple[str, ...] = RESUME_MAY_CHANGE
 
 
-# The transform network of fast style transfer: ``stylelib train``.
-JOHNSON = CheckpointKind(
-    FORMAT, VERSION, JohnsonConfig, "stylelib train", "TransformerNet", {"style_sha256": str}
-)
-
-
 # --- writing -------------------------------------------------------------------------------
 
 
-def training_state(config, model: Mapping, *, kind: CheckpointKind = JOHNSON, **run) -> dict:
+def training_state(config, model: Mapping, *, kind: CheckpointKind, **run) -> dict:
     """The dict a training run saves: ``kind``'s format keys, versions, ``config`` and
     ``model`` (moved to the CPU, so that the file loads on any device), and the run state in
     ``run`` (``optimizer``, ``step``, ``data``, ``rng``, ``style``, ``style_sha256``, ...).
@@ -178,9 +173,9 @@ def load_checkpoint(
     map_location: str | torch.device = "cpu",
     *,
     resume: bool = False,
-    kind: CheckpointKind = JOHNSON,
+    kind: CheckpointKind,
 ) -> dict:
-    """Read a checkpoint of ``kind`` (default: :func:`stylelib.train.train`'s) and
+    """Read a checkpoint of ``kind`` and
     :func:`validate` it.
 
     The file is read with ``weights_only=True`` (no code can run from it). With ``resume``
@@ -200,7 +195,7 @@ def load_checkpoint(
 
 
 def validate(
-    obj: object, path: str | os.PathLike, *, resume: bool = False, kind: CheckpointKind = JOHNSON
+    obj: object, path: str | os.PathLike, *, resume: bool = False, kind: CheckpointKind
 ) -> Mapping:
     """Return ``obj`` if it has the layout of a ``kind`` checkpoint, a config that makes a
     valid ``kind.config`` and (with ``resume``) a run state of the right types and values;
@@ -297,7 +292,7 @@ def _kind(value: object) -> str:
     return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
-def _what_it_is(obj: object, kind: CheckpointKind = JOHNSON) -> str:
+def _what_it_is(obj: object, kind: CheckpointKind) -> str:
     """A few words on a file that is not a ``kind`` checkpoint."""
     if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
         keys = list(obj)
@@ -315,8 +310,8 @@ def _what_it_is(obj: object, kind: CheckpointKind = JOHNSON) -> str:
 # --- resuming ------------------------------------------------------------------------------
 
 
-def config_from_checkpoint(checkpoint: Mapping, kind: CheckpointKind = JOHNSON):
-    """The config (a ``kind.config``, by default :class:`JohnsonConfig`) a checkpoint was
+def config_from_checkpoint(checkpoint: Mapping, kind: CheckpointKind):
+    """The config (a ``kind.config``) a checkpoint was
     trained with."""
     names = {f.name for f in fields(kind.config)}
     saved = checkpoint["config"]
@@ -331,7 +326,7 @@ def check_resumable(
     style_sha: str | None,
     data_sha: str,
     path,
-    kind: CheckpointKind = JOHNSON,
+    kind: CheckpointKind,
 ) -> None:
     """Refuse, in one line, to resume with another style, config or set of training files.
 
@@ -387,10 +382,7 @@ def set_rng_state(state: Mapping) -> None:
 
 
 __all__ = [
-    "FORMAT",
-    "VERSION",
     "CheckpointKind",
-    "JOHNSON",
     "CheckpointError",
     "training_state",
     "save_checkpoint",

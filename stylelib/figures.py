@@ -266,7 +266,7 @@ def plot_losses(
     keys: Sequence[str] = ("content_total", "style_total", "tv_total", "loss"),
     x: str = "step",
 ):
-    """Loss curves of one run from ``stylelib.optimize.Result.history``.
+    """Loss curves of one run from ``stylelib.gatys.transfer.Result.history``.
 
     The y axis is logarithmic when every value drawn is positive (losses span orders of
     magnitude). Keys missing from the history are skipped; keys that are 0 throughout (e.g.
@@ -386,7 +386,7 @@ def balance_meter(
     """The balance meter of several runs: how much harder one term pulls than another.
 
     One bar per run, ``log10(meter[a] / meter[b])`` for ``ratio = (a, b)`` — by default the
-    style gradient over the content gradient of :func:`stylelib.optimize.gradient_balance`.
+    style gradient over the content gradient of :func:`stylelib.gatys.explore.gradient_balance`.
     A bar right of 0 means the style term pulls harder, left of 0 the content term; each
     step of the axis is a factor of 10.
 

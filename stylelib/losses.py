@@ -18,19 +18,16 @@ B = 1 it is exactly the paper's formula. No function modifies its inputs.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
-from typing import Literal
 
 import torch
 from torch import Tensor
 
-from .config import equal_layer_weights
+from .config import Normalization, TVKind, equal_layer_weights
 
-Normalization = Literal["gatys", "johnson"]
-TVKind = Literal["squared", "l1", "isotropic"]
-
-NORMALIZATIONS: tuple[str, ...] = ("gatys", "johnson")
-TV_KINDS: tuple[str, ...] = ("squared", "l1", "isotropic")
+NORMALIZATIONS: tuple[str, ...] = typing.get_args(Normalization)
+TV_KINDS: tuple[str, ...] = typing.get_args(TVKind)
 TV_EPS = 1e-8  # keeps the isotropic TV differentiable where both differences are zero
 
 

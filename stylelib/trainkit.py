@@ -1,6 +1,6 @@
 """What every trained method of the course shares: data, processes and the training loop.
 
-Fast style transfer (:mod:`stylelib.train`), super-resolution (:mod:`stylelib.superres`) and
+Fast style transfer (:mod:`stylelib.johnson.train`), super-resolution (:mod:`stylelib.superres`) and
 the AdaIN decoder (:mod:`stylelib.adain`) all train a network with Adam on random crops of an
 image folder, and all promise the same things:
 

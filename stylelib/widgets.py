@@ -1,7 +1,7 @@
 """The control panel: Gatys style transfer with pickers, sliders and a live preview.
 
-:class:`ControlPanel` is :func:`stylelib.optimize.transfer` with its arguments on widgets. Run
-reads the widgets once into a :class:`~stylelib.config.GatysConfig` (:meth:`ControlPanel.config`)
+:class:`ControlPanel` is :func:`stylelib.gatys.transfer.transfer` with its arguments on widgets. Run
+reads the widgets once into a :class:`~stylelib.gatys.config.GatysConfig` (:meth:`ControlPanel.config`)
 and starts ``transfer`` in a background thread, so the notebook stays responsive; its
 ``callback`` updates the preview, the loss curves and the status line every few steps, and
 returns True once Stop was pressed, which makes ``transfer`` return the best image so far.
@@ -37,9 +37,15 @@ import ipywidgets as w
 import torch
 from PIL import Image as PILImage
 
-from . import adain, data, optimize, weights
+from stylelib import data, weights
+from stylelib.adain import layer as adain_layer
+from stylelib.adain import networks as adain_networks
+from stylelib.config import style_layer_weights
+from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.transfer import Result, transfer
+from stylelib.presets import get as preset
+
 from .color import match_colors
-from .config import GatysConfig, preset, style_layer_weights
 from .devices import describe_device, pick_device
 from .env import quick_mode
 from .errors import StylelibError, one_line
@@ -77,7 +83,7 @@ def _start_sizes(device: torch.device) -> tuple[int, int, int, int]:
 
 
 class ControlPanel:
-    """Widgets around :func:`~stylelib.optimize.transfer`; a cell ending in ``panel`` shows it.
+    """Widgets around :func:`~stylelib.gatys.transfer.transfer`; a cell ending in ``panel`` shows it.
 
     Args:
         config: the starting values; fields the panel does not show (``weights``, ``device``,
@@ -89,7 +95,7 @@ class ControlPanel:
 
     Attributes:
         widget: the ipywidgets container to display.
-        result: the last run's :class:`~stylelib.optimize.Result` (None before the first).
+        result: the last run's :class:`~stylelib.gatys.transfer.Result` (None before the first).
         preview, loss_plot: the ``ipywidgets.Image`` of the current image and of the losses.
         run_button, stop_button, save_button: the buttons (``.click()`` presses them).
     """
@@ -106,7 +112,7 @@ class ControlPanel:
             config = replace(config, size=min(config.size, size), steps=min(config.steps, steps))
         self._given = replace(config, size=min(config.size, largest), steps=min(config.steps, most))
         self._base = self._given  # the given config, or a preset applied to it
-        self.result: optimize.Result | None = None
+        self.result: Result | None = None
         self._sources: dict[str, object] = {}  # picker value -> image, for non-built-in choices
         self._last_inputs: list = []  # the last run's images that are files: never overwrite
         self._written: set[Path] = set()  # files this panel saved: it may replace those
@@ -450,9 +456,7 @@ class ControlPanel:
                     )
                 return self._stop.is_set()
 
-            result = optimize.transfer(
-                content, style, job.config, callback=callback, progress=False
-            )
+            result = transfer(content, style, job.config, callback=callback, progress=False)
             self.result = result
             self._show(result.image, result.history)
             best = min((r["loss"] for r in result.history), default=float("nan"))
@@ -550,15 +554,15 @@ class AdaINPanel:
     point of the method (no optimisation, no training per style).
 
     Example:
-        >>> from stylelib import adain
-        >>> net = adain.AdaINNet(adain.Encoder.from_vgg("random", normalize=False),
-        ...                      adain.Decoder())  # doctest: +SKIP
+        >>> from stylelib.adain import networks as adain_networks
+        >>> net = adain_networks.AdaINNet(adain_networks.Encoder.from_vgg("random", normalize=False),
+        ...                      adain_networks.Decoder())  # doctest: +SKIP
         >>> AdaINPanel(net, photo, [painting_a, painting_b])  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        net: adain.AdaINNet,
+        net: adain_networks.AdaINNet,
         content: torch.Tensor,
         styles: torch.Tensor | list[torch.Tensor],
         *,
@@ -618,7 +622,9 @@ class AdaINPanel:
         weights = self.style_weights()
         if weights is not None and sum(weights) == 0:
             weights = None
-        t = adain.target(content_feat, style_feats, alpha=self.alpha.value, style_weights=weights)
+        t = adain_layer.target(
+            content_feat, style_feats, alpha=self.alpha.value, style_weights=weights
+        )
         with torch.no_grad():
             out = self.net.decoder(t)
         h, w_ = self.content.shape[-2:]

@@ -17,8 +17,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylelib import adain as A
+from stylelib.adain.config import STYLE_LAYERS
+from stylelib.adain.layer import adain, target
+from stylelib.adain.losses import content_loss, losses, style_loss
+from stylelib.adain.networks import (
+    AdaINNet,
+    Decoder,
+    Encoder,
+    check_decoder_state,
+    check_encoder_state,
+    decoder_shapes,
+    encoder_shapes,
+    load_network,
+    port_index,
+    stylize,
+)
+from stylelib.adain.train import PairDataset, train_decoder
 from stylelib.errors import LayerError, WeightsError
+from stylelib.presets import get
 from stylelib.vgg import VGGFeatures
 
 # The port's net.py, read by index: the encoder's convolutions (module 0 is the 1 x 1 input
@@ -99,7 +115,7 @@ def adain_by_hand(x, y, eps=1e-5, unbiased=False):
 @pytest.mark.parametrize("unbiased", [False, True])
 def test_adain_equals_eq8_written_channel_by_channel(unbiased):
     x, y = randn(2, 3, 5, 4, seed=1), randn(2, 3, 3, 7, seed=2) * 3 + 1
-    got = A.adain(x.double(), y.double(), unbiased=unbiased)
+    got = adain(x.double(), y.double(), unbiased=unbiased)
     assert torch.allclose(got, adain_by_hand(x, y, unbiased=unbiased), atol=1e-12)
 
 
@@ -110,7 +126,7 @@ def test_adain_output_has_the_style_statistics_closed_form():
     x = z * torch.tensor([7.0, 0.1]).view(1, 2, 1, 1).double() + 4
     style = z.flip(-1) * torch.tensor([3.0, 0.5]).view(1, 2, 1, 1).double()
     style = style + torch.tensor([5.0, -2.0]).view(1, 2, 1, 1).double()
-    out = A.adain(x, style, eps=0.0)
+    out = adain(x, style, eps=0.0)
     assert torch.allclose(out.mean(dim=(2, 3)).flatten(), torch.tensor([5.0, -2.0]).double())
     std = out.std(dim=(2, 3), correction=0).flatten()
     assert torch.allclose(std, torch.tensor([3.0, 0.5]).double())
@@ -120,35 +136,35 @@ def test_adain_output_has_the_style_statistics_closed_form():
 def test_a_constant_content_channel_becomes_the_style_mean():
     x = torch.full((1, 1, 4, 4), 2.5, dtype=torch.float64)
     y = randn(1, 1, 6, 6, seed=4, dtype=torch.float64)
-    assert torch.allclose(A.adain(x, y), torch.full_like(x, y.mean().item()))
+    assert torch.allclose(adain(x, y), torch.full_like(x, y.mean().item()))
 
 
 def test_one_style_serves_a_whole_batch_and_each_image_keeps_its_own_statistics():
     x, y = randn(3, 4, 6, 6, seed=5), randn(1, 4, 5, 5, seed=6)
-    batch = A.adain(x, y)
+    batch = adain(x, y)
     for i in range(3):
-        assert torch.allclose(batch[i : i + 1], A.adain(x[i : i + 1], y), atol=1e-6)
+        assert torch.allclose(batch[i : i + 1], adain(x[i : i + 1], y), atol=1e-6)
 
 
 def test_adain_gradcheck_float64():
     x = randn(2, 3, 4, 5, seed=7, dtype=torch.float64).requires_grad_()
     y = randn(2, 3, 3, 3, seed=8, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: A.adain(a, b), (x, y))
+    assert torch.autograd.gradcheck(lambda a, b: adain(a, b), (x, y))
     m = torch.zeros(4, 5, dtype=torch.float64)
     m[:, :2] = 1
     y2 = randn(1, 3, 4, 4, seed=9, dtype=torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda a, b, c: A.target(a, [b, c], masks=[m, 1 - m], alpha=0.7), (x, y[:1], y2)
+        lambda a, b, c: target(a, [b, c], masks=[m, 1 - m], alpha=0.7), (x, y[:1], y2)
     )
 
 
 def test_adain_refuses_features_that_do_not_fit():
     with pytest.raises(ValueError, match="same 3 channels"):
-        A.adain(torch.rand(1, 3, 4, 4), torch.rand(1, 4, 4, 4))
+        adain(torch.rand(1, 3, 4, 4), torch.rand(1, 4, 4, 4))
     with pytest.raises(ValueError, match="batch of 1 or 2"):
-        A.adain(torch.rand(2, 3, 4, 4), torch.rand(3, 3, 4, 4))
+        adain(torch.rand(2, 3, 4, 4), torch.rand(3, 3, 4, 4))
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
-        A.adain(torch.rand(3, 4, 4), torch.rand(1, 3, 4, 4))
+        adain(torch.rand(3, 4, 4), torch.rand(1, 3, 4, 4))
 
 
 # --- test-time controls (Eq. 14, Sec. 7.3) -----------------------------------------------------
@@ -156,26 +172,26 @@ def test_adain_refuses_features_that_do_not_fit():
 
 def test_alpha_interpolates_between_the_content_and_the_full_style():
     x, y = randn(1, 4, 6, 6, seed=10, dtype=torch.float64), randn(1, 4, 5, 5, seed=11).double()
-    full = A.adain(x, y)
-    assert torch.equal(A.target(x, [y], alpha=0.0), x)
-    assert torch.allclose(A.target(x, [y], alpha=1.0), full)
-    assert torch.allclose(A.target(x, [y], alpha=0.3), 0.3 * full + 0.7 * x)
+    full = adain(x, y)
+    assert torch.equal(target(x, [y], alpha=0.0), x)
+    assert torch.allclose(target(x, [y], alpha=1.0), full)
+    assert torch.allclose(target(x, [y], alpha=0.3), 0.3 * full + 0.7 * x)
     for bad in (-0.1, 1.5, True, "1"):
         with pytest.raises(ValueError, match="alpha"):
-            A.target(x, [y], alpha=bad)
+            target(x, [y], alpha=bad)
 
 
 def test_style_interpolation_is_the_weighted_mean_of_adain_outputs():
     x = randn(1, 4, 6, 6, seed=12, dtype=torch.float64)
     y1, y2 = randn(1, 4, 5, 5, seed=13).double(), randn(1, 4, 7, 3, seed=14).double() * 2
-    a1, a2 = A.adain(x, y1), A.adain(x, y2)
-    assert torch.allclose(A.target(x, [y1, y2], style_weights=[1, 0]), a1)
-    assert torch.allclose(A.target(x, [y1, y2], style_weights=[2, 2]), (a1 + a2) / 2)
-    assert torch.allclose(A.target(x, [y1, y2], style_weights=[1, 3]), 0.25 * a1 + 0.75 * a2)
-    assert torch.allclose(A.target(x, [y1, y2]), (a1 + a2) / 2)  # default: equal weights
+    a1, a2 = adain(x, y1), adain(x, y2)
+    assert torch.allclose(target(x, [y1, y2], style_weights=[1, 0]), a1)
+    assert torch.allclose(target(x, [y1, y2], style_weights=[2, 2]), (a1 + a2) / 2)
+    assert torch.allclose(target(x, [y1, y2], style_weights=[1, 3]), 0.25 * a1 + 0.75 * a2)
+    assert torch.allclose(target(x, [y1, y2]), (a1 + a2) / 2)  # default: equal weights
     for bad, fragment in (([1], "2 styles"), ([1, -1], ">= 0"), ([0, 0], "not all 0")):
         with pytest.raises(ValueError, match=fragment):
-            A.target(x, [y1, y2], style_weights=bad)
+            target(x, [y1, y2], style_weights=bad)
 
 
 def test_spatial_control_gives_each_region_its_styles_statistics():
@@ -184,7 +200,7 @@ def test_spatial_control_gives_each_region_its_styles_statistics():
     y2 = randn(1, 3, 6, 6, seed=17, dtype=torch.float64) * 2 - 1
     m = torch.zeros(16, 16, dtype=torch.float64)  # image-sized mask, resized to 8 x 8
     m[:, :6] = 1
-    out = A.target(x, [y1, y2], masks=[m, 1 - m], eps=0.0)
+    out = target(x, [y1, y2], masks=[m, 1 - m], eps=0.0)
     left, right = out[..., :3], out[..., 3:]
     for region, style in ((left, y1), (right, y2)):
         assert torch.allclose(region.mean(dim=(2, 3)), style.mean(dim=(2, 3)))
@@ -192,7 +208,7 @@ def test_spatial_control_gives_each_region_its_styles_statistics():
             region.std(dim=(2, 3), correction=0), style.std(dim=(2, 3), correction=0)
         )
     whole = torch.ones(8, 8, dtype=torch.float64)
-    assert torch.allclose(A.target(x, [y1, y2], masks=[whole, 0 * whole]), A.adain(x, y1))
+    assert torch.allclose(target(x, [y1, y2], masks=[whole, 0 * whole]), adain(x, y1))
 
 
 def test_masks_must_be_a_partition_of_zeros_and_ones():
@@ -200,28 +216,28 @@ def test_masks_must_be_a_partition_of_zeros_and_ones():
     m = torch.zeros(8, 8)
     m[:4] = 1
     with pytest.raises(ValueError, match="exactly once"):
-        A.target(x, [y, y], masks=[m, m])
+        target(x, [y, y], masks=[m, m])
     with pytest.raises(ValueError, match="other than 0 and 1"):
-        A.target(x, [y, y], masks=[m * 0.5, 1 - m * 0.5])
+        target(x, [y, y], masks=[m * 0.5, 1 - m * 0.5])
     with pytest.raises(ValueError, match="one mask per style"):
-        A.target(x, [y, y], masks=[m])
+        target(x, [y, y], masks=[m])
     with pytest.raises(ValueError, match="not both"):
-        A.target(x, [y, y], masks=[m, 1 - m], style_weights=[1, 1])
+        target(x, [y, y], masks=[m, 1 - m], style_weights=[1, 1])
 
 
 # --- layouts and files ----------------------------------------------------------------------------
 
 
 def test_layouts_are_the_ports_module_for_module():
-    enc = {k: v for k, v in A.encoder_shapes().items() if k.endswith("weight")}
+    enc = {k: v for k, v in encoder_shapes().items() if k.endswith("weight")}
     assert {int(k.split(".")[0]): v[:2] + v[3:] for k, v in enc.items()} == PORT_ENCODER_CONVS
-    dec = {k: v for k, v in A.decoder_shapes().items() if k.endswith("weight")}
+    dec = {k: v for k, v in decoder_shapes().items() if k.endswith("weight")}
     assert {int(k.split(".")[0]): v[:2] for k, v in dec.items()} == PORT_DECODER_CONVS
     assert all(v[2:] == (3, 3) for v in dec.values())
-    assert {name: A.port_index(name) for name in PORT_RELUS} == PORT_RELUS
-    assert A.port_index("conv4_2") == 32
-    assert len(A.Encoder()) == 31  # their vgg[:31], input to relu4_1
-    assert sum(p.numel() for p in A.Decoder().parameters()) == sum(
+    assert {name: port_index(name) for name in PORT_RELUS} == PORT_RELUS
+    assert port_index("conv4_2") == 32
+    assert len(Encoder()) == 31  # their vgg[:31], input to relu4_1
+    assert sum(p.numel() for p in Decoder().parameters()) == sum(
         o * i * 9 + o for o, i in PORT_DECODER_CONVS.values()
     )
 
@@ -293,9 +309,9 @@ def port_forward(state, x, pad_mode="reflect", upto=30):
 
 def test_their_encoder_file_loads_and_pads_by_reflection_as_their_layout(files):
     state = torch.load(files / "vgg_normalised.pth", weights_only=True)
-    encoder = A.Encoder.from_file(files / "vgg_normalised.pth")
+    encoder = Encoder.from_file(files / "vgg_normalised.pth")
     image = rand(2, 3, 40, 48, seed=20)
-    got = encoder.features(image, A.STYLE_LAYERS)
+    got = encoder.features(image, STYLE_LAYERS)
     by_hand = port_forward(state, image)
     for name, index in PORT_RELUS.items():
         assert torch.allclose(got[name], by_hand[index], rtol=1e-4, atol=1e-4), name
@@ -305,21 +321,21 @@ def test_their_encoder_file_loads_and_pads_by_reflection_as_their_layout(files):
 def test_their_encoder_equals_stylelibs_vgg_with_the_same_weights(files):
     """Second formulation: the same tensors as the authors' vgg_conv.pth through VGGFeatures
     (Caffe convention, zero padding) give the port's encoder's features with zero padding."""
-    encoder = A.Encoder.from_file(files / "vgg_normalised.pth", padding="zeros")
-    vgg = VGGFeatures("vgg19", weights=files / "vgg_conv.pth", layers=list(A.STYLE_LAYERS))
+    encoder = Encoder.from_file(files / "vgg_normalised.pth", padding="zeros")
+    vgg = VGGFeatures("vgg19", weights=files / "vgg_conv.pth", layers=list(STYLE_LAYERS))
     image = rand(1, 3, 48, 64, seed=21)
     ours, theirs = encoder.features(image), vgg(image)
-    for name in A.STYLE_LAYERS:
+    for name in STYLE_LAYERS:
         scale = theirs[name].abs().max()
         assert (ours[name] - theirs[name]).abs().max() <= 1e-4 * scale, name
 
 
 def test_from_vgg_maps_stylelibs_weights_onto_the_ports_layout():
-    encoder = A.Encoder.from_vgg("random", normalize=False, padding="zeros")
-    vgg = VGGFeatures("vgg19", weights="random", layers=list(A.STYLE_LAYERS))
+    encoder = Encoder.from_vgg("random", normalize=False, padding="zeros")
+    vgg = VGGFeatures("vgg19", weights="random", layers=list(STYLE_LAYERS))
     image = rand(1, 3, 40, 56, seed=22)
     ours, theirs = encoder.features(image), vgg(image)
-    for name in A.STYLE_LAYERS:
+    for name in STYLE_LAYERS:
         assert torch.allclose(
             ours[name], theirs[name], rtol=1e-4, atol=1e-5 * theirs[name].abs().max()
         )
@@ -329,7 +345,7 @@ def test_from_vgg_maps_stylelibs_weights_onto_the_ports_layout():
 
 def test_their_decoder_file_loads_and_runs_end_to_end(files):
     state = torch.load(files / "decoder.pth", weights_only=True)
-    net = A.load_network(files / "decoder.pth", files / "vgg_normalised.pth")
+    net = load_network(files / "decoder.pth", files / "vgg_normalised.pth")
     t = randn(1, 512, 5, 6, seed=23)
     x = t
     for index in sorted(PORT_DECODER_CONVS):  # the decoder written out from its layout
@@ -341,35 +357,35 @@ def test_their_decoder_file_loads_and_runs_end_to_end(files):
         x = F.relu(x) if index != 28 else x
     with torch.no_grad():
         assert torch.allclose(net.decoder(t), x, rtol=1e-4, atol=1e-5)
-    out = A.stylize(net, rand(1, 3, 50, 70, seed=24), rand(1, 3, 64, 64, seed=25), alpha=0.8)
+    out = stylize(net, rand(1, 3, 50, 70, seed=24), rand(1, 3, 64, 64, seed=25), alpha=0.8)
     assert out.shape == (1, 3, 50, 70) and 0 <= out.min() and out.max() <= 1
 
 
 def test_file_checks_name_what_is_wrong_in_one_line(files, tmp_path):
     enc = torch.load(files / "vgg_normalised.pth", weights_only=True)
     dec = torch.load(files / "decoder.pth", weights_only=True)
-    A.check_encoder_state({k: v for k, v in enc.items() if int(k.split(".")[0]) <= 29}, "cut.pth")
+    check_encoder_state({k: v for k, v in enc.items() if int(k.split(".")[0]) <= 29}, "cut.pth")
     cases = [
-        (A.check_decoder_state, enc, "holds the encoder"),
-        (A.check_encoder_state, dec, "holds the decoder"),
+        (check_decoder_state, enc, "holds the encoder"),
+        (check_encoder_state, dec, "holds the decoder"),
         (
-            A.check_decoder_state,
+            check_decoder_state,
             {**dec, "5.weight": torch.zeros(256, 256, 1, 1)},
             "5.weight has shape",
         ),
         (
-            A.check_decoder_state,
+            check_decoder_state,
             {k: v for k, v in dec.items() if k != "28.bias"},
             "missing 28.bias",
         ),
-        (A.check_encoder_state, {**enc, "features.0.weight": torch.zeros(1)}, "plain VGG file"),
+        (check_encoder_state, {**enc, "features.0.weight": torch.zeros(1)}, "plain VGG file"),
         (
-            A.check_encoder_state,
+            check_encoder_state,
             {**enc, "2.weight": torch.zeros(64, 3, 5, 5)},
             "2.weight has shape",
         ),
-        (A.check_encoder_state, [1, 2], "holds a list"),
-        (A.check_decoder_state, {**dec, "1.weight": dec["1.weight"] * float("nan")}, "non-finite"),
+        (check_encoder_state, [1, 2], "holds a list"),
+        (check_decoder_state, {**dec, "1.weight": dec["1.weight"] * float("nan")}, "non-finite"),
     ]
     for check, state, fragment in cases:
         with pytest.raises(WeightsError) as info:
@@ -378,9 +394,9 @@ def test_file_checks_name_what_is_wrong_in_one_line(files, tmp_path):
         assert fragment in message and "\n" not in message and "x.pth" in message, message
     (tmp_path / "junk.pth").write_text("not a torch file")
     with pytest.raises(WeightsError, match="not a PyTorch weights file"):
-        A.Decoder.from_file(tmp_path / "junk.pth")
+        Decoder.from_file(tmp_path / "junk.pth")
     with pytest.raises(WeightsError, match="not found"):
-        A.Encoder.from_file(tmp_path / "missing.pth")
+        Encoder.from_file(tmp_path / "missing.pth")
 
 
 # --- stylisation and the loss ---------------------------------------------------------------
@@ -390,24 +406,24 @@ def test_file_checks_name_what_is_wrong_in_one_line(files, tmp_path):
 def net():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random weights, on purpose
-        return A.AdaINNet(A.Encoder.from_vgg("random", normalize=False), A.Decoder(seed=0))
+        return AdaINNet(Encoder.from_vgg("random", normalize=False), Decoder(seed=0))
 
 
 def test_preserve_color_recolours_the_style_before_encoding(net):
     from stylelib.color import match_colors
 
     content, style = rand(1, 3, 40, 40, seed=26), rand(1, 3, 48, 48, seed=27) * 0.3
-    got = A.stylize(net, content, style, preserve_color=True)
-    assert torch.allclose(got, A.stylize(net, content, match_colors(style, content, "linear")))
-    assert not torch.allclose(got, A.stylize(net, content, style))
+    got = stylize(net, content, style, preserve_color=True)
+    assert torch.allclose(got, stylize(net, content, match_colors(style, content, "linear")))
+    assert not torch.allclose(got, stylize(net, content, style))
 
 
 def test_content_and_style_losses_against_their_definitions():
-    g = {n: randn(2, 4, 5, 5, seed=i) for i, n in enumerate(A.STYLE_LAYERS)}
-    s = {n: randn(2, 4, 6, 3, seed=10 + i) * 2 for i, n in enumerate(A.STYLE_LAYERS)}
-    assert A.style_loss(s, s) == 0
+    g = {n: randn(2, 4, 5, 5, seed=i) for i, n in enumerate(STYLE_LAYERS)}
+    s = {n: randn(2, 4, 6, 3, seed=10 + i) * 2 for i, n in enumerate(STYLE_LAYERS)}
+    assert style_loss(s, s) == 0
     expected_mean = expected_sum = 0.0
-    for n in A.STYLE_LAYERS:
+    for n in STYLE_LAYERS:
         for stat in (
             lambda f: f.mean(dim=(2, 3)),
             lambda f: (f.var(dim=(2, 3), correction=0) + 1e-5).sqrt(),
@@ -415,14 +431,14 @@ def test_content_and_style_losses_against_their_definitions():
             d = stat(g[n]) - stat(s[n])
             expected_mean += F.mse_loss(stat(g[n]), stat(s[n])).item()
             expected_sum += (d**2).sum().item()
-    assert A.style_loss(g, s).item() == pytest.approx(expected_mean, rel=1e-5)
-    assert A.style_loss(g, s, reduction="sum").item() == pytest.approx(expected_sum, rel=1e-5)
+    assert style_loss(g, s).item() == pytest.approx(expected_mean, rel=1e-5)
+    assert style_loss(g, s, reduction="sum").item() == pytest.approx(expected_sum, rel=1e-5)
     a, b = randn(2, 4, 3, 3, seed=30), randn(2, 4, 3, 3, seed=31)
-    assert A.content_loss(a, b).item() == pytest.approx(F.mse_loss(a, b).item())
+    assert content_loss(a, b).item() == pytest.approx(F.mse_loss(a, b).item())
 
 
 def test_training_loss_reaches_the_decoder_only(net):
-    out = A.losses(net, rand(2, 3, 32, 32, seed=32), rand(2, 3, 32, 32, seed=33))
+    out = losses(net, rand(2, 3, 32, 32, seed=32), rand(2, 3, 32, 32, seed=33))
     assert set(out) == {"content", "style", "loss"}
     assert out["loss"].item() == pytest.approx(
         out["content"].item() + 10 * out["style"].item(), rel=1e-5
@@ -443,7 +459,7 @@ def tiny(**changes):
     from dataclasses import replace
 
     base = replace(
-        A.preset("adain2017"),
+        get("adain2017"),
         encoder="random",
         normalize_encoder=False,
         image_size=32,
@@ -482,8 +498,8 @@ def state_digest(state):
 
 
 def test_config_checks_fields_and_presets_differ_in_normalisation():
-    assert A.preset("adain2017").style_weight == 10 and A.preset("adain2017").reduction == "mean"
-    assert A.preset("adain2017-code").reduction == "sum"
+    assert get("adain2017").style_weight == 10 and get("adain2017").reduction == "mean"
+    assert get("adain2017-code").reduction == "sum"
     for changes, fragment in (
         ({"lr": 0}, "lr must be positive"),
         ({"steps": 1.5}, "steps must be a whole number"),
@@ -494,7 +510,7 @@ def test_config_checks_fields_and_presets_differ_in_normalisation():
         with pytest.raises(ValueError, match=fragment):
             tiny(**changes)
     with pytest.raises(ValueError, match="unknown AdaIN preset"):
-        A.preset("adain")
+        get("adain")
 
 
 def test_a_few_steps_resume_bit_exact_and_the_checkpoint_loads_as_a_decoder(folders, tmp_path):
@@ -506,10 +522,10 @@ def test_a_few_steps_resume_bit_exact_and_the_checkpoint_loads_as_a_decoder(fold
             raise KeyboardInterrupt
 
     config = tiny(steps=3)
-    first = A.train_decoder(content, styles, config, out, progress=False, callback=ctrl_c)
+    first = train_decoder(content, styles, config, out, progress=False, callback=ctrl_c)
     assert first.stopped == "interrupted" and torch.load(out, weights_only=True)["step"] == 2
-    resumed = A.train_decoder(content, styles, config, out, resume=out, progress=False)
-    straight = A.train_decoder(content, styles, config, full, progress=False)
+    resumed = train_decoder(content, styles, config, out, resume=out, progress=False)
+    straight = train_decoder(content, styles, config, full, progress=False)
     a, b = torch.load(out, weights_only=True), torch.load(full, weights_only=True)
     assert resumed.steps == straight.steps == 3
     assert state_digest(a["model"]) == state_digest(b["model"])
@@ -518,9 +534,9 @@ def test_a_few_steps_resume_bit_exact_and_the_checkpoint_loads_as_a_decoder(fold
     # the learning rate decays with the step: lr / (1 + decay * 2) at the last step
     lr = a["optimizer"]["param_groups"][0]["lr"]
     assert lr == pytest.approx(1e-4 / (1 + 5e-5 * 2))
-    decoder = A.Decoder.from_file(out)
+    decoder = Decoder.from_file(out)
     assert state_digest(decoder.state_dict()) == state_digest(a["model"])
-    A.check_decoder_state(a["model"], out)
+    check_decoder_state(a["model"], out)
 
 
 def test_training_refuses_bad_folders_and_other_settings(folders, tmp_path):
@@ -530,20 +546,20 @@ def test_training_refuses_bad_folders_and_other_settings(folders, tmp_path):
     content, styles = folders
     out = tmp_path / "m.pth"
     with pytest.raises(DataError, match="not a folder"):
-        A.train_decoder(content, tmp_path / "missing", tiny(), progress=False)
-    A.train_decoder(content, styles, tiny(steps=2), out, progress=False)
+        train_decoder(content, tmp_path / "missing", tiny(), progress=False)
+    train_decoder(content, styles, tiny(steps=2), out, progress=False)
     with pytest.raises(CheckpointError, match=r"other settings \(style_weight 10.0 -> 1.0\)"):
-        A.train_decoder(content, styles, tiny(style_weight=1.0), out, resume=out, progress=False)
+        train_decoder(content, styles, tiny(style_weight=1.0), out, resume=out, progress=False)
     (styles / "s0.png").rename(styles / "renamed.png")
     with pytest.raises(CheckpointError, match="the training folder changed"):
-        A.train_decoder(content, styles, tiny(steps=3), out, resume=out, progress=False)
+        train_decoder(content, styles, tiny(steps=3), out, resume=out, progress=False)
 
 
 def test_pair_dataset_is_a_function_of_seed_and_sample_number(folders):
     content, styles = folders
     from stylelib.trainkit import list_images
 
-    make = lambda: A.PairDataset(list_images(content), list_images(styles), tiny())  # noqa: E731
+    make = lambda: PairDataset(list_images(content), list_images(styles), tiny())  # noqa: E731
     (c1, s1), _ = make()[5]
     (c2, s2), _ = make()[5]
     assert torch.equal(c1, c2) and torch.equal(s1, s2) and c1.shape == (3, 32, 32)
@@ -557,11 +573,11 @@ def test_the_panels_sliders_give_what_stylize_gives(net):
     content = rand(1, 3, 40, 48, seed=50)
     styles = [rand(1, 3, 40, 40, seed=51), rand(1, 3, 48, 32, seed=52) * 0.5]
     panel = AdaINPanel(net, content, styles, alpha=0.6, mix=0.25)
-    expected = A.stylize(net, content, styles, alpha=0.6, style_weights=[0.75, 0.25])
+    expected = stylize(net, content, styles, alpha=0.6, style_weights=[0.75, 0.25])
     assert torch.allclose(panel.result(), expected, atol=1e-6)
     panel.color.value = True  # an observer recomputes the picture
     panel.alpha.value = 1.0
-    expected = A.stylize(net, content, styles, style_weights=[0.75, 0.25], preserve_color=True)
+    expected = stylize(net, content, styles, style_weights=[0.75, 0.25], preserve_color=True)
     assert torch.allclose(panel.result(), expected, atol=1e-6)
     assert "α 1.00, 25% of style 2, colours kept" in panel.status.value
     assert bytes(panel.image.value).startswith(b"\x89PNG")

@@ -25,10 +25,13 @@ import torch
 from helpers import assert_one_line_error, run_cli
 from PIL import Image
 
-from stylelib import diagrams, files, optimize, transformer, weights
+from stylelib import diagrams, files, weights
 from stylelib.data import procedural_style
 from stylelib.errors import Diverged, ImageError, OutputError
+from stylelib.gatys import transfer as gatys_transfer
 from stylelib.images import load_image, resize, save_image
+from stylelib.johnson import network as johnson_network
+from stylelib.johnson import train as johnson_train
 
 TINY = ["--weights", "random", "--device", "cpu", "--size", "32", "--steps", "2", "--quiet"]
 OTHER = b"what another run wrote meanwhile"
@@ -71,7 +74,7 @@ def transfer_argv(tmp: Path, *extra) -> list:
 
 def no_work(mp) -> None:
     """Fail the test if the transfer gets as far as building its network."""
-    mp.setattr(optimize, "extractor", lambda cfg: pytest.fail("the work started"))
+    mp.setattr(gatys_transfer, "extractor", lambda cfg: pytest.fail("the work started"))
 
 
 def unwritable(mp, folder: Path) -> None:
@@ -82,23 +85,23 @@ def unwritable(mp, folder: Path) -> None:
 
 def after_transfer(mp, then: Callable) -> None:
     """Run ``then()`` (another run's write) once the optimisation has finished."""
-    real = optimize.transfer
+    real = gatys_transfer.transfer
 
     def racing(*args, **kwargs):
         result = real(*args, **kwargs)
         then()
         return result
 
-    mp.setattr(optimize, "transfer", racing)
+    mp.setattr(gatys_transfer, "transfer", racing)
 
 
 def untrained_model(mp) -> None:
     """Any model path loads a fresh TransformerNet: stylize runs without training one."""
 
     def load(path, map_location=None):
-        return transformer.TransformerNet().eval()
+        return johnson_network.TransformerNet().eval()
 
-    mp.setattr(transformer.TransformerNet, "from_checkpoint", staticmethod(load))
+    mp.setattr(johnson_network.TransformerNet, "from_checkpoint", staticmethod(load))
 
 
 def photos(tmp: Path, n: int = 2) -> list[Path]:
@@ -231,13 +234,13 @@ def transfer_log_appears_meanwhile(tmp, mp, cache):
 
 @case
 def transfer_step_image_appears_meanwhile(tmp, mp, cache):
-    real = optimize.transfer
+    real = gatys_transfer.transfer
 
     def racing(*args, **kwargs):
         (tmp / "out.step00001.png").write_bytes(OTHER)  # after the checks, before step 1
         return real(*args, **kwargs)
 
-    mp.setattr(optimize, "transfer", racing)
+    mp.setattr(gatys_transfer, "transfer", racing)
     argv = transfer_argv(tmp, "-o", tmp / "out.png", "--save-every", "1")
     return Expect(argv, 2, "out.step00001.png' already exists",
                   appears={"out.step00001.png": OTHER})  # fmt: skip
@@ -347,13 +350,13 @@ def stylize_several_into_a_file(tmp, mp, cache):
 def stylize_output_appears_meanwhile(tmp, mp, cache):
     untrained_model(mp)
     (photo,) = photos(tmp, 1)
-    real = transformer.stylize_image
+    real = johnson_network.stylize_image
 
     def racing(net, image):
         (tmp / "s.png").write_bytes(OTHER)
         return real(net, image)
 
-    mp.setattr(transformer, "stylize_image", racing)
+    mp.setattr(johnson_network, "stylize_image", racing)
     return Expect(["stylize", tmp / "m.pth", photo, "-o", tmp / "s.png"], 2,
                   "s.png' already exists", appears={"s.png": OTHER})  # fmt: skip
 
@@ -371,7 +374,7 @@ def stylize_out_of_memory(tmp, mp, cache):
     untrained_model(mp)
     (photo,) = photos(tmp, 1)
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB\nmore detail")
-    mp.setattr(transformer, "stylize_image", lambda net, image: (_ for _ in ()).throw(oom))
+    mp.setattr(johnson_network, "stylize_image", lambda net, image: (_ for _ in ()).throw(oom))
     return Expect(["stylize", tmp / "m.pth", photo, "-o", tmp / "s.png"], 1,
                   "OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB more detail "
                   "(run with --debug for the traceback)")  # fmt: skip
@@ -409,7 +412,7 @@ def unexpected_bare_assertion(tmp, mp, cache):
 
 @case
 def unexpected_memory_error_while_loading(tmp, mp, cache):
-    mp.setattr(optimize, "load_image", failing(MemoryError()))
+    mp.setattr(gatys_transfer, "load_image", failing(MemoryError()))
     return Expect(transfer_argv(tmp, "-o", tmp / "out.png"), 1, "MemoryError (run with --debug")
 
 
@@ -432,9 +435,10 @@ def worker_key_error_unwrapped(tmp, mp, cache):
 
 @case
 def training_diverges(tmp, mp, cache):
-    from stylelib import train
 
-    mp.setattr(train, "train", failing(Diverged("the loss became nan at step 3; lower the lr")))
+    mp.setattr(
+        johnson_train, "train", failing(Diverged("the loss became nan at step 3; lower the lr"))
+    )
     argv = ["train", "mosaic", "--data", tmp, "-o", tmp / "m.pth", "--weights", "random"]
     return Expect([*argv, "--quiet"], 1, "error: the loss became nan at step 3")
 

@@ -22,13 +22,18 @@ import pytest
 import torch
 from helpers import assert_one_line_error, run_cli
 
-from stylelib import losses, optimize, transformer
+from stylelib import losses
 from stylelib.checkpoints import CheckpointError, load_checkpoint
-from stylelib.config import GatysConfig, JohnsonConfig, preset
 from stylelib.data import procedural_style
 from stylelib.errors import ImageError
+from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.transfer import transfer
 from stylelib.images import save_image
-from stylelib.train import DataError, UnreadableImageWarning, train
+from stylelib.johnson.config import JohnsonConfig
+from stylelib.johnson.network import TransformerNet, stylize_image
+from stylelib.johnson.train import train
+from stylelib.presets import get as preset
+from stylelib.trainkit import DataError, UnreadableImageWarning
 
 TRANSFER = ["--weights", "random", "--device", "cpu", "--size", "48", "--steps", "2", "--quiet"]
 TRAIN = "--weights random --image-size 32 --style-size 32 --batch-size 2 --steps 2".split()
@@ -231,19 +236,17 @@ def test_config_numbers_are_checked_where_they_enter(files, make, change, fragme
 
 
 def _transfer(files: Files, **kwargs) -> Callable:
-    return lambda: optimize.transfer(
-        files.content, files.style, tiny_gatys(), progress=False, **kwargs
-    )
+    return lambda: transfer(files.content, files.style, tiny_gatys(), progress=False, **kwargs)
 
 
 def _blend(*weights) -> Callable:
-    return lambda f: optimize.transfer(
+    return lambda f: transfer(
         f.content, [f.style, f.content], tiny_gatys(), blend=weights, progress=False
     )
 
 
 def _stylize(key: str, how: Callable = lambda x: x) -> Callable:
-    return lambda f: transformer.stylize_image(_net(), how(f.tensors[key]))
+    return lambda f: stylize_image(_net(), how(f.tensors[key]))
 
 
 NAN = float("nan")
@@ -255,7 +258,7 @@ ARGUMENT_CASES = [
     ("transfer-blend-str", _blend(*"11"), ValueError, "blend must be numbers, one weight per"),
     (
         "transfer-no-style",
-        lambda f: optimize.transfer(f.content, [], tiny_gatys(), progress=False),
+        lambda f: transfer(f.content, [], tiny_gatys(), progress=False),
         ValueError,
         "no style image was given",
     ),
@@ -273,7 +276,7 @@ ARGUMENT_CASES = [
     ),
     (
         "transfer-johnson-config",
-        lambda f: optimize.transfer(f.content, f.style, tiny_johnson(), progress=False),
+        lambda f: transfer(f.content, f.style, tiny_johnson(), progress=False),
         ValueError,
         "config must be a GatysConfig",
     ),
@@ -327,8 +330,8 @@ ARGUMENT_CASES = [
 ]
 
 
-def _net() -> transformer.TransformerNet:
-    return transformer.TransformerNet().eval()
+def _net() -> TransformerNet:
+    return TransformerNet().eval()
 
 
 def _no_net():
@@ -601,7 +604,7 @@ def test_resume_refuses_a_checkpoint_with_a_broken_run_state(
 def test_the_python_api_reads_checkpoints_through_the_same_check(trained, tmp_path):
     path = broken_checkpoint(trained, tmp_path, _config(batch_size=0))
     before = snapshot(tmp_path)
-    for read in (load_checkpoint, transformer.TransformerNet.from_checkpoint):
+    for read in (load_checkpoint, TransformerNet.from_checkpoint):
         with pytest.raises(CheckpointError) as info:
             read(path)
         assert_one_line(info.value, "batch_size must be positive, got 0")

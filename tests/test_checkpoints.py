@@ -10,7 +10,6 @@ which must still give the same objects with a DeprecationWarning.
 from __future__ import annotations
 
 import random
-import warnings
 
 import numpy as np
 import pytest
@@ -18,9 +17,7 @@ import torch
 
 from stylelib import checkpoints
 from stylelib.checkpoints import (
-    FORMAT,
     RESUME_KEYS,
-    VERSION,
     CheckpointError,
     load_checkpoint,
     rng_state,
@@ -28,8 +25,9 @@ from stylelib.checkpoints import (
     set_rng_state,
     training_state,
 )
-from stylelib.config import JohnsonConfig
 from stylelib.errors import StylelibError
+from stylelib.johnson.config import CHECKPOINT, FORMAT, VERSION, JohnsonConfig
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
 
 
 def complete_state() -> dict:
@@ -46,6 +44,7 @@ def complete_state() -> dict:
         world_size=1,
         history=[{"step": k, "loss": 1.0 / k} for k in (1, 2, 3)],
         seconds=1.5,
+        kind=JOHNSON,
     )
 
 
@@ -76,9 +75,13 @@ def test_a_checkpoint_replaces_a_file_only_when_told(tmp_path):
 def test_a_path_in_the_config_is_saved_as_a_string(tmp_path):
     from pathlib import Path
 
-    state = training_state(JohnsonConfig(weights=Path("vgg16.pth")), {"w": torch.ones(1)})
+    state = training_state(
+        JohnsonConfig(weights=Path("vgg16.pth")), {"w": torch.ones(1)}, kind=JOHNSON
+    )
     path = save_checkpoint(state, tmp_path / "m.pth")
-    assert load_checkpoint(path)["config"]["weights"] == "vgg16.pth"  # weights_only reads it
+    assert (
+        load_checkpoint(path, kind=JOHNSON)["config"]["weights"] == "vgg16.pth"
+    )  # weights_only reads it
 
 
 def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
@@ -98,9 +101,9 @@ def test_a_training_state_round_trips_and_is_resumable(tmp_path):
     assert state["format"] == FORMAT and state["format_version"] == VERSION
     assert state["config"]["content_layers"] == ("relu2_2",)
     path = save_checkpoint(state, tmp_path / "m.pth")
-    loaded = load_checkpoint(path, resume=True)
+    loaded = load_checkpoint(path, resume=True, kind=JOHNSON)
     assert torch.equal(loaded["model"]["w"], torch.ones(2)) and loaded["step"] == 3
-    assert checkpoints.config_from_checkpoint(loaded) == JohnsonConfig()
+    assert checkpoints.config_from_checkpoint(loaded, kind=JOHNSON) == JohnsonConfig()
 
 
 def test_a_training_state_keeps_its_nesting_and_drops_the_graph():
@@ -123,16 +126,16 @@ def test_a_training_state_keeps_its_nesting_and_drops_the_graph():
 def test_other_files_are_refused_by_what_they_are(tmp_path, obj, fragment):
     torch.save(obj, tmp_path / "x.pth")
     with pytest.raises(CheckpointError) as info:
-        load_checkpoint(tmp_path / "x.pth")
+        load_checkpoint(tmp_path / "x.pth", kind=JOHNSON)
     assert fragment in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
 def test_missing_and_unreadable_files_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="model file not found"):
-        load_checkpoint(tmp_path / "missing.pth")
+        load_checkpoint(tmp_path / "missing.pth", kind=JOHNSON)
     (tmp_path / "text.pth").write_text("hello")
     with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint"):
-        load_checkpoint(tmp_path / "text.pth")
+        load_checkpoint(tmp_path / "text.pth", kind=JOHNSON)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +159,7 @@ def test_missing_and_unreadable_files_are_refused(tmp_path):
 def test_a_changed_layout_is_refused_in_one_line(tmp_path, change, fragment):
     path = save_checkpoint({**complete_state(), **change}, tmp_path / "m.pth")
     with pytest.raises(CheckpointError) as info:
-        load_checkpoint(path)
+        load_checkpoint(path, kind=JOHNSON)
     message = str(info.value)
     assert fragment in message and "\n" not in message and isinstance(info.value, StylelibError)
 
@@ -177,15 +180,15 @@ def test_a_changed_layout_is_refused_in_one_line(tmp_path, change, fragment):
 )
 def test_resume_refuses_run_state_values_no_run_writes(tmp_path, change, fragment):
     path = save_checkpoint({**complete_state(), **change}, tmp_path / "m.pth")
-    load_checkpoint(path)  # stylisation reads the model only: still fine
+    load_checkpoint(path, kind=JOHNSON)  # stylisation reads the model only: still fine
     with pytest.raises(CheckpointError) as info:
-        load_checkpoint(path, resume=True)
+        load_checkpoint(path, resume=True, kind=JOHNSON)
     message = str(info.value)
     assert fragment in message and "--resume cannot continue" in message, message
     assert "\n" not in message
 
 
-JOHNSON_RESUME_KEYS = {**RESUME_KEYS, **checkpoints.JOHNSON.resume_keys}
+JOHNSON_RESUME_KEYS = {**RESUME_KEYS, **CHECKPOINT.resume_keys}
 
 
 @pytest.mark.parametrize("key", sorted(JOHNSON_RESUME_KEYS))
@@ -193,29 +196,14 @@ def test_resume_needs_every_part_of_the_run_state(tmp_path, key):
     state = complete_state()
     del state[key]
     path = save_checkpoint(state, tmp_path / "m.pth")
-    assert load_checkpoint(path)["step" if key != "step" else "config"] is not None  # stylise
+    assert (
+        load_checkpoint(path, kind=JOHNSON)["step" if key != "step" else "config"] is not None
+    )  # stylise
     with pytest.raises(CheckpointError, match=f"has no '{key}', which --resume needs"):
-        load_checkpoint(path, resume=True)
+        load_checkpoint(path, resume=True, kind=JOHNSON)
     state = {**complete_state(), key: object.__name__}  # a str where none is expected
     if isinstance(state[key], JOHNSON_RESUME_KEYS[key]):
         return
     path = save_checkpoint(state, tmp_path / "m.pth", overwrite=True)
     with pytest.raises(CheckpointError, match=f"its '{key}' is a str"):
-        load_checkpoint(path, resume=True)
-
-
-def test_old_import_paths_still_work_with_a_warning():
-    from stylelib import train, transformer
-
-    cases = [
-        (transformer, "CHECKPOINT_FORMAT", FORMAT),
-        (transformer, "CHECKPOINT_VERSION", VERSION),
-        (train, "config_from_checkpoint", checkpoints.config_from_checkpoint),
-        (train, "MODEL_SUFFIXES", checkpoints.SUFFIXES),
-    ]
-    for module, name, expected in cases:
-        with pytest.warns(DeprecationWarning, match=rf"{module.__name__}\.{name} is now"):
-            assert getattr(module, name) is expected
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert transformer.CheckpointError is CheckpointError  # used there: no warning
+        load_checkpoint(path, resume=True, kind=JOHNSON)

@@ -15,8 +15,8 @@ from helpers import catalogue_tests
 
 from stylelib import checks, color, losses
 from stylelib.checks import beyond as MODULE
-from stylelib.config import GatysConfig
-from stylelib.optimize import Targets, evaluate
+from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.objective import Targets, evaluate
 
 CATALOGUE: dict = {}
 

@@ -159,7 +159,7 @@ def closure_under_no_grad(optimizer, x, loss_fn):
 
 
 def closure_borrows_the_library(optimizer, x, loss_fn):
-    from stylelib.optimize import in_range
+    from stylelib.gatys.transfer import in_range
 
     def closure():
         optimizer.zero_grad()

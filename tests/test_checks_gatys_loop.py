@@ -211,8 +211,8 @@ def gatys_grad_by_hand(
 def gatys_via_transfer(
     features_fn, content, style, content_layers, style_layers, alpha, beta, steps
 ):
-    from stylelib.config import preset
-    from stylelib.optimize import transfer
+    from stylelib.gatys.transfer import transfer
+    from stylelib.presets import get as preset
 
     config = replace(
         preset("gatys2016"),

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from helpers import catalogue_tests
 
-from stylelib import checks, superres
+from stylelib import checks
 from stylelib.checks import superres as MODULE
+from stylelib.superres import quality as superres_quality
 
 CATALOGUE: dict = {}
 
@@ -41,7 +42,7 @@ def psnr_natural_log(estimate, reference):
 
 
 def psnr_library(estimate, reference):
-    return superres.psnr(estimate, reference)
+    return superres_quality.psnr(estimate, reference)
 
 
 def psnr_twenty(estimate, reference):

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from helpers import catalogue_tests
 from torch import nn
 
-from stylelib import checks, transformer
+from stylelib import checks
+from stylelib.blocks import ResidualBlock
 from stylelib.checks import transform_net as MODULE
 
 CATALOGUE: dict = {}
@@ -127,13 +128,13 @@ class BlockHandNorm(nn.Module):
 class BlockLibrary(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.inner = transformer.ResidualBlock(c, "instance")
+        self.inner = ResidualBlock(c, "instance")
 
     def forward(self, x):
         return self.inner(x)
 
 
-class BlockSubclassesLibrary(transformer.ResidualBlock):
+class BlockSubclassesLibrary(ResidualBlock):
     def __init__(self, c):
         super().__init__(c, "instance")
 
@@ -350,7 +351,7 @@ CATALOGUE["residual_block"] = (
 def test_the_library_block_itself_is_the_reference():
     """With the library's block, the check's own reference agrees (nothing is refused here)."""
     torch.manual_seed(0)
-    block = transformer.ResidualBlock(6, "instance")
+    block = ResidualBlock(6, "instance")
     x = torch.randn(2, 6, 7, 9)
     conv1, conv2 = block.block[0][0][1], block.block[1][1]
     norm1, norm2 = block.block[0][1], block.block[2]

@@ -13,7 +13,7 @@ import torch
 from helpers import assert_one_line_error as one_line_error
 from helpers import run_cli
 
-from stylelib import adain as A
+from stylelib.adain.networks import decoder_shapes, encoder_shapes, load_network, stylize
 from stylelib.data import procedural_style
 from stylelib.images import load_image, save_image
 
@@ -45,10 +45,10 @@ def files(tmp_path_factory):
             state[key] = torch.randn(shape, generator=g) * (scale / fan_in) ** 0.5
         return state
 
-    encoder = fill(A.encoder_shapes("relu4_1"), 2.0)
+    encoder = fill(encoder_shapes("relu4_1"), 2.0)
     encoder["0.weight"] = torch.eye(3).view(3, 3, 1, 1)  # RGB in [0, 1] as it is
     torch.save(encoder, folder / "vgg_normalised.pth")
-    torch.save(fill(A.decoder_shapes(), 2.0), folder / "decoder.pth")
+    torch.save(fill(decoder_shapes(), 2.0), folder / "decoder.pth")
     return folder
 
 
@@ -82,8 +82,8 @@ def test_adain_stylizes_with_their_files_and_says_so(files, images, tmp_path, ca
     assert code == 0, err
     assert f"{photo} -> {out} (48 x 40)" in stdout and "1 style(s), alpha 1" in stdout
     result = load_image(out)
-    net = A.load_network(files / "decoder.pth", files / "vgg_normalised.pth")
-    expected = A.stylize(net, load_image(photo, size=48), load_image(images / "dots.png", size=48))
+    net = load_network(files / "decoder.pth", files / "vgg_normalised.pth")
+    expected = stylize(net, load_image(photo, size=48), load_image(images / "dots.png", size=48))
     assert (result - expected).abs().max() <= 1 / 255 + 1e-6  # the PNG's 8 bits
 
 

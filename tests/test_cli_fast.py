@@ -15,7 +15,7 @@ from helpers import run_cli
 from stylelib.cli import main
 from stylelib.data import procedural_style
 from stylelib.images import load_image, save_image
-from stylelib.transformer import TransformerNet, stylize_image
+from stylelib.johnson.network import TransformerNet, stylize_image
 
 TINY = "--weights random --image-size 32 --style-size 32 --batch-size 2 --device cpu --quiet"
 

@@ -2,7 +2,7 @@
 every bad input -> exit 2 with one line.
 
 In-process through ``stylelib.cli.main`` on random VGG16 weights, 32 px patches, a few
-steps. Oracle for ``upscale``: the file it writes equals :func:`stylelib.superres.upscale_image`
+steps. Oracle for ``upscale``: the file it writes equals :func:`stylelib.superres.network.upscale_image`
 of the same input through the same checkpoint, to the 8-bit rounding of a PNG.
 """
 
@@ -14,11 +14,12 @@ from helpers import assert_one_line_error as one_line_error
 from helpers import run_cli
 
 from stylelib.checkpoints import save_checkpoint, training_state
-from stylelib.config import JohnsonConfig
 from stylelib.data import procedural_style
 from stylelib.images import load_image, save_image
-from stylelib.superres import SRNet, upscale_image
-from stylelib.transformer import TransformerNet
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
+from stylelib.johnson.config import JohnsonConfig
+from stylelib.johnson.network import TransformerNet
+from stylelib.superres.network import SRNet, upscale_image
 
 TINY = "--weights random --image-size 32 --batch-size 2 --device cpu --quiet"
 
@@ -108,7 +109,9 @@ def test_upscale_never_overwrites_without_being_asked(model, photos, tmp_path, c
 
 def test_a_style_network_is_not_an_upscaler(photos, tmp_path, capsys):
     style = tmp_path / "style.pth"
-    save_checkpoint(training_state(JohnsonConfig(), TransformerNet().state_dict()), style)
+    save_checkpoint(
+        training_state(JohnsonConfig(), TransformerNet().state_dict(), kind=JOHNSON), style
+    )
     code, _, err = run_cli(capsys, "upscale", style, photos / "p0.png", "-o", tmp_path / "o.png")
     one_line_error(code, err, "another format ('stylelib-johnson-transformer')", alone=True)
 

@@ -217,9 +217,10 @@ def test_bad_paths_exit_2_and_touch_nothing(capsys, pictures, tmp_path):
 
 
 def test_divergence_saves_the_last_good_image_and_exits_1(capsys, pictures, tmp_path, monkeypatch):
-    from stylelib import optimize
+    from stylelib.gatys import objective as gatys_objective
+    from stylelib.gatys import transfer as gatys_transfer
 
-    real = optimize.evaluate
+    real = gatys_objective.evaluate
     calls = {"n": 0}
 
     def poisoned(net, x, targets, config):
@@ -227,7 +228,7 @@ def test_divergence_saves_the_last_good_image_and_exits_1(capsys, pictures, tmp_
         loss, parts = real(net, x, targets, config)
         return (loss * float("nan"), parts) if calls["n"] > 3 else (loss, parts)
 
-    monkeypatch.setattr(optimize, "evaluate", poisoned)
+    monkeypatch.setattr(gatys_transfer, "evaluate", poisoned)
     out = tmp_path / "d.png"
     code, stdout, _ = run(
         capsys,
@@ -263,11 +264,12 @@ def test_demo_never_overwrites(capsys, tmp_path, monkeypatch):
     ],
 )
 def test_transfer_presets_and_network_flag(capsys, pictures, tmp_path, monkeypatch, flags, layers):
-    from stylelib import optimize
+    from stylelib.gatys import objective as gatys_objective
+    from stylelib.gatys import transfer as gatys_transfer
 
     seen = []
-    real = optimize.extractor
-    monkeypatch.setattr(optimize, "extractor", lambda cfg: seen.append(cfg) or real(cfg))
+    real = gatys_objective.extractor
+    monkeypatch.setattr(gatys_transfer, "extractor", lambda cfg: seen.append(cfg) or real(cfg))
     out, log = tmp_path / "out.png", tmp_path / "losses.jsonl"
     args = ["transfer", pictures["mosaic"], pictures["waves"], "-o", out, *TINY, "--log", log]
     code, _, _ = run(capsys, *args, *flags)
@@ -277,9 +279,9 @@ def test_transfer_presets_and_network_flag(capsys, pictures, tmp_path, monkeypat
 
 
 def test_every_output_is_checked_before_the_work(capsys, pictures, tmp_path, monkeypatch):
-    from stylelib import optimize
+    from stylelib.gatys import transfer as gatys_transfer
 
-    monkeypatch.setattr(optimize, "extractor", lambda cfg: pytest.fail("the work started"))
+    monkeypatch.setattr(gatys_transfer, "extractor", lambda cfg: pytest.fail("the work started"))
     out, step = tmp_path / "out.png", tmp_path / "out.step00002.png"
     step.write_bytes(b"an earlier run's step 2")
     base = ["transfer", pictures["mosaic"], pictures["waves"], *TINY]

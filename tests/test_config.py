@@ -7,16 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from stylelib.config import (
-    PRESETS,
-    GatysConfig,
-    JohnsonConfig,
-    describe,
-    equal_layer_weights,
-    preset,
-    style_layer_weights,
-    with_style_layers,
-)
+from stylelib.config import describe, equal_layer_weights, style_layer_weights, with_style_layers
+from stylelib.gatys.config import GatysConfig
+from stylelib.johnson.config import JohnsonConfig
+from stylelib.presets import PRESETS
+from stylelib.presets import get as preset
 from stylelib.vgg import layer_names
 
 
@@ -126,10 +121,11 @@ def test_with_style_layers_changes_layers_and_weights_together():
 
 
 def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
-    from stylelib import cli, optimize
+    from stylelib import cli
+    from stylelib.gatys import explore as gatys_explore
 
     layers, seen = ("relu1_1", "relu2_2"), []
-    monkeypatch.setattr(optimize, "transfer", lambda c, s, cfg, **k: seen.append(cfg))
+    monkeypatch.setattr(gatys_explore, "transfer", lambda c, s, cfg, **k: seen.append(cfg))
     for name in ("gatys2016", "gatys2016-code", "pytorch-tutorial"):
         args = cli.build_parser().parse_args(
             ["transfer", "c.png", "s.png", "-o", "o.png", "--preset", name]
@@ -139,7 +135,7 @@ def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
         assert cli.config_from_args(args, GatysConfig).style_layer_weights == expected
         seen.clear()
         with pytest.raises(AttributeError):  # the stand-in returns None, which has no .image
-            optimize.sweep(None, None, preset(name), [{"style_layers": layers}], [{}])
+            gatys_explore.sweep(None, None, preset(name), [{"style_layers": layers}], [{}])
         assert seen[0].style_layer_weights == expected
 
 

@@ -259,7 +259,7 @@ def test_cli_never_replaces_a_file_without_overwrite(tmp_path, capsys):
 
 
 def test_cli_checkpoint_goes_through_model_diagram(tmp_path, capsys, monkeypatch):
-    from stylelib import transformer
+    from stylelib.johnson.network import TransformerNet
 
     checkpoint = tmp_path / "m.pth"
     checkpoint.write_bytes(b"stand-in")
@@ -270,7 +270,7 @@ def test_cli_checkpoint_goes_through_model_diagram(tmp_path, capsys, monkeypatch
         loaded.append(str(path))
         return tiny
 
-    monkeypatch.setattr(transformer.TransformerNet, "from_checkpoint", staticmethod(fake))
+    monkeypatch.setattr(TransformerNet, "from_checkpoint", staticmethod(fake))
     code, _, _ = run(capsys, "diagram", str(checkpoint), "-o", str(tmp_path / "m.svg"))
     assert code == 0 and loaded == [str(checkpoint)]
     assert "TransformerNet from m.pth" in (tmp_path / "m.svg").read_text()

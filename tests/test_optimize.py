@@ -1,4 +1,4 @@
-"""Tests for stylelib.optimize: the Gatys loop (``transfer``), its loss and its bookkeeping.
+"""Tests for stylelib.gatys.transfer: the Gatys loop (``transfer``), its loss and its bookkeeping.
 
 Every run is offline on the CPU with seeded random VGG19 weights, a 43x64 photo (chelsea), a
 64x64 procedural style and a few steps, so the whole file takes seconds. Oracles are
@@ -20,10 +20,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-from stylelib import data, optimize
+from stylelib import data
 from stylelib.color import match_colors, rgb_to_yiq
-from stylelib.config import GatysConfig, preset
 from stylelib.errors import ImageError, LayerError, OutputError
+from stylelib.gatys import explore as gatys_explore
+from stylelib.gatys import objective as gatys_objective
+from stylelib.gatys import transfer as gatys_transfer
+from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.objective import evaluate, make_targets
+from stylelib.gatys.transfer import transfer
 from stylelib.images import load_image, save_image
 from stylelib.losses import (
     content_loss,
@@ -32,7 +37,7 @@ from stylelib.losses import (
     style_loss,
     total_variation,
 )
-from stylelib.optimize import evaluate, make_targets, transfer
+from stylelib.presets import get as preset
 from stylelib.vgg import IMAGENET_MEAN, VGGFeatures
 
 SIZE = 64  # long side of every run; chelsea is 43 x 64 at this size, the styles 64 x 64
@@ -74,11 +79,11 @@ def other_style() -> torch.Tensor:
 def net() -> VGGFeatures:
     """The network ``transfer`` builds for ``config()``: random VGG19 of seed 0, average pooling
     (random weights are a function of the seed)."""
-    return optimize.extractor(config())
+    return gatys_objective.extractor(config())
 
 
 @functools.cache
-def run(cfg: GatysConfig) -> optimize.Result:
+def run(cfg: GatysConfig) -> gatys_transfer.Result:
     """A plain run of chelsea in the mosaic style, shared by tests that only read it."""
     return transfer(content(), style(), cfg, progress=False)
 
@@ -96,11 +101,11 @@ def without_seconds(history: list[dict]) -> list[dict]:
 
 
 class EvaluateSpy:
-    """Wraps ``optimize.evaluate``: records every (image, loss) it scores; NaN from call k on."""
+    """Wraps ``gatys_objective.evaluate``: records every (image, loss) it scores; NaN from call k on."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, nan_from: int | None = None) -> None:
         self.calls: list[tuple[torch.Tensor, float]] = []
-        real = optimize.evaluate
+        real = gatys_objective.evaluate
 
         def spy(net, x, targets, cfg):
             loss, parts = real(net, x, targets, cfg)
@@ -109,7 +114,7 @@ class EvaluateSpy:
                 loss = loss * math.nan
             return loss, parts
 
-        monkeypatch.setattr(optimize, "evaluate", spy)
+        monkeypatch.setattr(gatys_transfer, "evaluate", spy)
 
     def best(self, calls: slice) -> torch.Tensor:
         """The image of lowest loss among ``calls``, as the user sees it (clamped)."""
@@ -129,7 +134,7 @@ def capture_make_targets(monkeypatch: pytest.MonkeyPatch) -> dict:
         seen.update(content=level_content, styles=styles, blend=blend)
         raise Captured
 
-    monkeypatch.setattr(optimize, "make_targets", spy)
+    monkeypatch.setattr(gatys_transfer, "make_targets", spy)
     return seen
 
 
@@ -425,7 +430,7 @@ def test_too_many_scales_are_refused_before_any_work(monkeypatch, image, scales)
     # 64 px halved twice is 16 px on the long side: the config itself refuses it (a
     # ValueError); chelsea's 43 px short side halved is 22 px: transfer refuses (ImageError)
     built = []
-    monkeypatch.setattr(optimize, "extractor", lambda *args: built.append(args))
+    monkeypatch.setattr(gatys_transfer, "extractor", lambda *args: built.append(args))
     spy = EvaluateSpy(monkeypatch)
     with pytest.raises(ValueError, match="fewer scales") as info:
         transfer(
@@ -721,7 +726,7 @@ def test_unknown_layers_are_refused_even_with_zero_weight():
 @pytest.mark.parametrize("name", ["gatys2016", "gatys2016-code"])
 def test_every_gatys_preset_layer_is_rectified_on_the_normalised_network(name):
     cfg = replace(preset(name), weights="random", device="cpu")
-    net = optimize.extractor(cfg)
+    net = gatys_objective.extractor(cfg)
     assert cfg.normalize_network and net.normalized and net.scales
     image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(4))
     layers = [*cfg.content_layers, *cfg.style_layers]
@@ -738,7 +743,7 @@ def test_the_returned_image_is_the_one_whose_loss_was_reported(normalize, optimi
     # measured); the reported loss must still be that of the returned, valid image.
     cfg = config(steps=8, init="noise", optimizer=optimizer, normalize_network=normalize)
     result = transfer(content(), style(), cfg, progress=False)
-    net = optimize.extractor(cfg)
+    net = gatys_objective.extractor(cfg)
     targets = make_targets(net, content(), [style()], [1.0], cfg)
     with torch.no_grad():
         loss = evaluate(net, result.image, targets, cfg)[0].item()
@@ -816,9 +821,9 @@ def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
     import torchvision
 
     cfg = replace(preset("pytorch-tutorial"), weights="random", device="cpu", size=SIZE)
-    ours_net = copy.deepcopy(optimize.extractor(cfg)).double()  # the cached one stays fp32
+    ours_net = copy.deepcopy(gatys_objective.extractor(cfg)).double()  # the cached one stays fp32
     cnn = torchvision.models.vgg19(weights=None).features.eval().requires_grad_(False)
-    cnn.load_state_dict(optimize.extractor(cfg).features.state_dict(), strict=False)
+    cnn.load_state_dict(gatys_objective.extractor(cfg).features.state_dict(), strict=False)
     cnn.double()
     c = content().double()
     s = torch.nn.functional.interpolate(style(), size=c.shape[-2:], mode="bilinear").double()
@@ -835,7 +840,7 @@ def test_the_old_name_stylize_still_works_for_one_release():
     with pytest.warns(
         DeprecationWarning, match=r"optimize\.stylize is now stylelib\.optimize\.transfer"
     ):
-        old = optimize.stylize(content(), style(), config(steps=1), progress=False)
+        old = gatys_transfer.transfer(content(), style(), config(steps=1), progress=False)
     new = transfer(content(), style(), config(steps=1), progress=False)
     assert torch.equal(old.image, new.image) and old.steps == new.steps == 1
 
@@ -844,7 +849,7 @@ def test_the_balance_meter_is_each_weighted_terms_gradient_rms():
     """Second formulation: the gradient of the total loss with every other term switched off,
     at the same start image (white noise of the config's seed)."""
     cfg = config(tv_weight=1e-3)
-    meter = optimize.gradient_balance(content(), style(), cfg)
+    meter = gatys_explore.gradient_balance(content(), style(), cfg)
     assert sorted(meter) == ["content", "style", "tv"]
     alone = {
         "content": {"style_weight": 0.0, "tv_weight": 0.0},
@@ -862,9 +867,9 @@ def test_the_balance_meter_is_each_weighted_terms_gradient_rms():
 
 
 def test_the_balance_meter_scales_with_each_weight_alone():
-    meter = optimize.gradient_balance(content(), style(), config())
-    tenfold = optimize.gradient_balance(content(), style(), config(style_weight=1e4))
+    meter = gatys_explore.gradient_balance(content(), style(), config())
+    tenfold = gatys_explore.gradient_balance(content(), style(), config(style_weight=1e4))
     assert tenfold["style"] == pytest.approx(10 * meter["style"], rel=1e-5)
     assert tenfold["content"] == pytest.approx(meter["content"], rel=1e-6)
-    from_photo = optimize.gradient_balance(content(), style(), config(init="content"))
+    from_photo = gatys_explore.gradient_balance(content(), style(), config(init="content"))
     assert from_photo["content"] == 0.0  # the photo is its own content target

@@ -23,14 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylelib.blocks import count_parameters
 from stylelib.checkpoints import CheckpointError, load_checkpoint
 from stylelib.errors import StylelibError
-from stylelib.transformer import (
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
+from stylelib.johnson.network import (
     DEFAULT_PARAMETERS,
     PYTORCH_EXAMPLES_KEYS,
     TransformerNet,
     convert_pytorch_examples_state,
-    count_parameters,
     is_pytorch_examples_state,
     load_transformer,
     save_transformer,
@@ -242,7 +243,7 @@ def test_from_checkpoint_is_the_same_loader(candy, reference):
 def test_the_output_convention_round_trips_through_a_stylelib_checkpoint(candy, tmp_path):
     net = load_transformer(candy)
     saved = save_transformer(net, tmp_path / "candy-stylelib.pth")
-    assert load_checkpoint(saved)["config"]["transformer_output"] == "pixels255"
+    assert load_checkpoint(saved, kind=JOHNSON)["config"]["transformer_output"] == "pixels255"
     again = load_transformer(saved)
     image = rand(1, 3, 28, 20)
     assert again.output == "pixels255"

@@ -18,32 +18,21 @@ import pytest
 import torch
 from scipy import ndimage
 
+from stylelib.blocks import count_parameters
 from stylelib.checkpoints import CheckpointError, save_checkpoint, training_state
-from stylelib.config import JohnsonConfig
 from stylelib.data import procedural_style
 from stylelib.errors import Diverged, ImageError, StylelibError
 from stylelib.images import save_image
-from stylelib.superres import (
-    PARAMETERS,
-    SR_CHECKPOINT,
-    SRConfig,
-    SRNet,
-    bicubic_upscale,
-    count_parameters,
-    crop_to_multiple,
-    degrade,
-    gaussian_kernel,
-    loss_network,
-    match_histograms,
-    measure,
-    parameter_table,
-    psnr,
-    sr_loss,
-    train_sr,
-    upscale_image,
-)
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
+from stylelib.johnson.config import JohnsonConfig
+from stylelib.johnson.network import TransformerNet
+from stylelib.superres.config import CHECKPOINT as SR_CHECKPOINT
+from stylelib.superres.config import PARAMETERS, SRConfig
+from stylelib.superres.degrade import bicubic_upscale, crop_to_multiple, degrade, gaussian_kernel
+from stylelib.superres.network import SRNet, match_histograms, parameter_table, upscale_image
+from stylelib.superres.quality import measure, psnr
+from stylelib.superres.train import loss_network, sr_loss, train_sr
 from stylelib.trainkit import CropDataset, list_images
-from stylelib.transformer import TransformerNet
 
 
 def rand(*shape, seed=0, dtype=torch.float32):
@@ -375,7 +364,7 @@ def test_resume_refuses_other_settings_and_other_kinds_of_checkpoint(photos, tmp
     with pytest.raises(StylelibError, match="already exists; continue it with --resume"):
         train_sr(photos, replace(config, steps=4), out, progress=False)
     johnson = tmp_path / "style.pth"
-    state = training_state(JohnsonConfig(), TransformerNet().state_dict())
+    state = training_state(JohnsonConfig(), TransformerNet().state_dict(), kind=JOHNSON)
     save_checkpoint(state, johnson)
     with pytest.raises(CheckpointError, match="another format"):
         SRNet.from_checkpoint(johnson)

@@ -1,4 +1,4 @@
-"""Tests for stylelib.train: data, loss, checkpoints, exact resume and torchrun.
+"""Tests for stylelib.johnson.train: data, loss, checkpoints, exact resume and torchrun.
 
 Everything runs offline on the CPU with seeded random VGG16 weights, 32 px crops from a
 folder of small procedural images made in tmp_path, and a few steps. Oracles: the data
@@ -27,24 +27,21 @@ import numpy as np
 import pytest
 import torch
 
-from stylelib import train as train_module
 from stylelib.checkpoints import CheckpointError
-from stylelib.config import preset
 from stylelib.data import procedural_style
 from stylelib.errors import Diverged, StylelibError
 from stylelib.images import save_image
-from stylelib.train import (
+from stylelib.johnson import train as johnson_train
+from stylelib.johnson.network import TransformerNet
+from stylelib.johnson.train import loss_network, perceptual_loss, style_targets, train
+from stylelib.presets import get as preset
+from stylelib.trainkit import (
     CropDataset,
     DataError,
     ShardSampler,
     UnreadableImageWarning,
     list_images,
-    loss_network,
-    perceptual_loss,
-    style_targets,
-    train,
 )
-from stylelib.transformer import TransformerNet
 
 STYLES = ("mosaic", "waves", "strokes", "dots")
 
@@ -207,7 +204,7 @@ def test_nan_loss_stops_with_a_clear_error(photos, monkeypatch):
         loss = stylized.mean() * float("nan")
         return loss, {"content": loss}
 
-    monkeypatch.setattr(train_module, "perceptual_loss", broken)
+    monkeypatch.setattr(johnson_train, "perceptual_loss", broken)
     with pytest.raises(Diverged, match="the loss became nan at step 1; lower the learning rate"):
         train("mosaic", photos, tiny(), progress=False)
 
@@ -334,7 +331,7 @@ import hashlib, os, sys, warnings
 from dataclasses import replace
 import torch
 from stylelib.config import preset
-from stylelib.train import train
+from stylelib.johnson.train import train
 
 warnings.simplefilter("ignore")
 torch.set_default_dtype(torch.float64)

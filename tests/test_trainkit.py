@@ -14,6 +14,7 @@ from stylelib.checkpoints import CheckpointError, CheckpointKind, load_checkpoin
 from stylelib.config import check_fields
 from stylelib.data import procedural_style
 from stylelib.images import save_image
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
 from stylelib.trainkit import TrainingRun, collate, list_images, run_training, seed_all
 
 
@@ -42,7 +43,7 @@ class DarkenRun(TrainingRun):
     def __init__(self, data, config, output, resume, procs, overwrite=False):
         super().__init__(config, output, resume, overwrite, None, procs)
         self.use_data(list_images(data), data)
-        self.check_resumable()
+        self.check_resumable(kind=JOHNSON)
         seed_all(config.seed)
         net = nn.Conv2d(3, 3, 1)
         self.start(net, torch.optim.Adam(net.parameters(), lr=config.lr))
@@ -94,7 +95,7 @@ def test_a_kind_reads_only_its_own_checkpoints(photos, tmp_path):
     out = tmp_path / "d.pth"
     run(photos, DarkenConfig(steps=2), out)
     with pytest.raises(CheckpointError, match="pass a model from `stylelib train`"):
-        load_checkpoint(out)  # the Johnson kind, the default
+        load_checkpoint(out, kind=JOHNSON)  # the Johnson kind, the default
     with pytest.raises(CheckpointError, match="with other settings .*lr 0.01 -> 0.02"):
         run(photos, DarkenConfig(steps=4, lr=0.02), out, resume=out)
 

@@ -1,4 +1,4 @@
-"""Tests for stylelib.transformer: the shape contract, the parameter count, the variants and
+"""Tests for stylelib.johnson.network: the shape contract, the parameter count, the variants and
 the checkpoint loader.
 
 Oracles: a parameter count done by hand from the layer list of Johnson et al.'s
@@ -16,14 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-from stylelib.checkpoints import FORMAT, VERSION, CheckpointError
+from stylelib.blocks import ResidualBlock, UpsampleConv, count_parameters
+from stylelib.checkpoints import CheckpointError
 from stylelib.errors import StylelibError
-from stylelib.transformer import (
+from stylelib.johnson.config import FORMAT, VERSION
+from stylelib.johnson.network import (
     DEFAULT_PARAMETERS,
-    ResidualBlock,
     TransformerNet,
-    UpsampleConv,
-    count_parameters,
     parameter_table,
     stylize_image,
 )
@@ -175,15 +174,17 @@ def test_from_checkpoint_refuses_weights_its_config_does_not_describe(tmp_path):
 
 
 def test_the_smallest_input_is_named_apart_from_vggs():
-    from stylelib import images, transformer
+    from stylelib import images
+    from stylelib.config import MIN_SIDE
+    from stylelib.johnson.network import MIN_INPUT_SIDE
 
-    assert transformer.MIN_INPUT_SIDE == 5 != images.MIN_SIDE
+    assert MIN_INPUT_SIDE == 5 != images.MIN_SIDE
     net = TransformerNet().eval()
     assert net(rand(1, 3, 5, 5)).shape == (1, 3, 5, 5)
     with pytest.raises(ValueError, match="at least 5 px"):
         net(rand(1, 3, 4, 9))
-    with pytest.warns(DeprecationWarning, match="transformer.MIN_SIDE is now"):
-        assert transformer.MIN_SIDE == 5
+    with pytest.warns(DeprecationWarning, match="MIN_SIDE is now"):
+        assert MIN_SIDE == 5
 
 
 def test_another_float_dtype_is_converted_to_the_networks_and_bytes_are_refused(net):

@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 import pytest
 import torch
 
-from stylelib import data, optimize, widgets
-from stylelib.config import preset
+from stylelib import data, widgets
 from stylelib.errors import LayerError
+from stylelib.gatys import transfer as gatys_transfer
 from stylelib.images import save_image
+from stylelib.presets import get as preset
 from stylelib.widgets import ControlPanel, control_panel
 
 TIMEOUT = 120  # s; a run takes about a second, more on a loaded machine
@@ -58,7 +59,7 @@ def uploaded(name: str, content: bytes) -> tuple[dict]:
 def spy_on_transfer(monkeypatch, before=None) -> list:
     """Record the config of every transfer call; ``before(config)`` runs first, in the worker."""
     calls: list = []
-    real = optimize.transfer
+    real = gatys_transfer.transfer
 
     def spy(content, style, config, **kwargs):
         calls.append(config)
@@ -66,7 +67,7 @@ def spy_on_transfer(monkeypatch, before=None) -> list:
             before(config)
         return real(content, style, config, **kwargs)
 
-    monkeypatch.setattr(optimize, "transfer", spy)
+    monkeypatch.setattr(widgets, "transfer", spy)
     return calls
 
 
@@ -226,7 +227,7 @@ def test_worker_error_shows_one_line_and_reenables_run(panel, monkeypatch):
     def broken(*args, **kwargs):
         raise LayerError("vgg19 has no layer 'conv9_9'; its layers run from conv1_1 to relu5_4")
 
-    monkeypatch.setattr(optimize, "transfer", broken)
+    monkeypatch.setattr(widgets, "transfer", broken)
     panel.run_button.click()
     assert panel.wait(TIMEOUT)
     assert "vgg19 has no layer 'conv9_9'" in panel.status.value

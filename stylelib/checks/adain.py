@@ -5,7 +5,7 @@ image and per channel, then given the style's per-channel mean and standard devi
 
     AdaIN(x, y) = σ(y) · (x − μ(x)) / σ(x) + μ(y),   σ = sqrt(population variance + ε),
 
-with ε = 1e-5 (Eqs. 5-6). The check compares it with :func:`stylelib.adain.adain` on seeded
+with ε = 1e-5 (Eqs. 5-6). The check compares it with :func:`stylelib.adain.layer.adain` on seeded
 feature maps whose content and style differ in size (only the style's statistics count),
 and names the usual slips by recomputing each of them: the unbiased variance (the PyTorch
 port's choice, a real alternative, but not the paper's), ε outside the root or missing,
@@ -20,11 +20,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .. import adain as library
+from stylelib import adain as library  # the method's package: the answer may not call it
+from stylelib.adain import layer as adain_layer
+
 from .harness import Exercise, check_exercise, randn
 
 FORBID = (library,)
-EPS = library.EPS
+EPS = adain_layer.EPS
 
 # (content shape, style shape): one image first, then batches; the style never has the
 # content's size, channels differ between cases, H ≠ W; one float32 case.
@@ -141,7 +143,7 @@ def _shape_hint(got: tuple, args) -> str | None:
 def check_adain(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check ``fn(content_feat (B, C, H, W), style_feat (B, C, H', W')) -> (B, C, H, W)``.
 
-    Against :func:`stylelib.adain.adain` (Eq. 8: per image and channel, population variance,
+    Against :func:`stylelib.adain.layer.adain` (Eq. 8: per image and channel, population variance,
     ε = 1e-5 inside the square root), values and gradients with respect to both inputs.
     """
     ex = Exercise(
@@ -149,7 +151,7 @@ def check_adain(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         "adain (Huang & Belongie, Eq. 8)",
         ("content_feat", "style_feat"),
         _make,
-        lambda x, y: library.adain(x, y),
+        lambda x, y: adain_layer.adain(x, y),
         CASES,
         TIMING,
         known=_known,

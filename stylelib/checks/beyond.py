@@ -2,7 +2,7 @@
 
 - :func:`check_gamma_loss`: L = α L_content(p, x) + β L_style(a, x) − γ L_style(p, x), the
   extension proposed in the notes the course grew from (``GatysConfig.gamma``), checked against
-  :mod:`stylelib.losses` as :func:`stylelib.optimize.evaluate` combines it.
+  :mod:`stylelib.losses` as :func:`stylelib.gatys.objective.evaluate` combines it.
 - :func:`check_luminance_transfer`: the stylised image's luminance with the content's colour
   (Gatys, Bethge, Hertzmann, Shechtman, "Preserving Color in Neural Artistic Style Transfer",
   2016, Sec. 3), checked against :mod:`stylelib.color`'s NTSC YIQ conversions.
@@ -15,12 +15,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .. import color, losses, optimize
+from stylelib import color, gatys, losses
+
 from .harness import SEED, Exercise, Factor, check_exercise, describe, raised, randn, run
 
 # --- the γ term -------------------------------------------------------------------------------
 
-GAMMA_FORBID = (losses, optimize)  # the reference losses and the loop that weighs them
+GAMMA_FORBID = (losses, gatys)  # the reference losses and the loop that weighs them
 GAMMA_ARGS = (
     "features",
     "content_features",
@@ -82,7 +83,7 @@ def _terms(features, photo, grams, content_layers) -> dict[str, Tensor]:
 
 def gamma_reference(features, photo, grams, content_layers, alpha, beta, gamma) -> Tensor:
     """α Σ_l L_content + β Σ_l w_l E_l(x, a) − γ Σ_l w_l E_l(x, p), w_l = 1/L over ``grams``:
-    what :func:`stylelib.optimize.evaluate` computes for ``GatysConfig.gamma``."""
+    what :func:`stylelib.gatys.objective.evaluate` computes for ``GatysConfig.gamma``."""
     t = _terms(features, photo, grams, content_layers)
     return alpha * t["content"] + beta * t["style"] - gamma * t["gamma"]
 

@@ -3,7 +3,7 @@
 PSNR = 10 · log10(MAX² / MSE) in decibels, with MAX the largest possible pixel value (1 for
 the library's images in [0, 1]) and MSE the mean squared error over the C·H·W values of one
 image. :func:`check_psnr` compares the student's ``psnr(estimate, reference)`` with
-:func:`stylelib.superres.psnr` (one value per image, shape ``(B,)``) and names the usual
+:func:`stylelib.superres.quality.psnr` (one value per image, shape ``(B,)``) and names the usual
 slips: 20 · log10 of the MSE, the natural logarithm, a peak of 255, a sum instead of a mean,
 one number for the whole batch, the error not squared.
 """
@@ -15,7 +15,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .. import superres
+from stylelib import superres
+from stylelib.superres import quality as superres_quality
+
 from .harness import Exercise, Factor, check_exercise, randn
 
 # (B, C, H, W): one image first; a batch of 3 (so that one number for the batch shows); one
@@ -58,7 +60,7 @@ def _shape_hint(got: tuple, args: tuple) -> str | None:
 def check_psnr(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check ``fn(estimate, reference) -> (B,)``: the PSNR of each image, in dB, peak 1.
 
-    The reference is :func:`stylelib.superres.psnr`, which the answer may not call.
+    The reference is :func:`stylelib.superres.quality.psnr`, which the answer may not call.
     """
 
     def factors(args):
@@ -114,7 +116,7 @@ def check_psnr(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         "psnr (peak 1, dB)",
         ("estimate", "reference"),
         _images,
-        superres.psnr,
+        superres_quality.psnr,
         PSNR_CASES,
         TIMING_IMAGES,
         factors,

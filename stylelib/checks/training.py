@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .. import losses, train, trainkit
+from stylelib import johnson, losses, trainkit
+
 from .harness import SEED, Exercise, Factor, check_exercise, randn, run
 
 # --- feature_loss ------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def check_train_step(fn: Callable[..., float]) -> None:
     for 3 calls with each of two optimizers (SGD with momentum, Adam): after every call the
     weights must equal those of a reference step done here, and the value returned must be
     that step's loss. Zeroing the gradients at the end of the step instead of the start is
-    right too: the check starts from zero gradients. The library's :mod:`stylelib.train` and
+    right too: the check starts from zero gradients. The library's :mod:`stylelib.johnson.train` and
     :mod:`stylelib.trainkit` may not be called.
     """
     if not callable(fn):
@@ -261,7 +262,7 @@ def _call(fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where:
             "train_step",
             ("photos",),
             (photos,),
-            forbid=(train, trainkit),  # the training loop and its data machinery
+            forbid=(johnson, trainkit),  # the training loop and its data machinery
         )
     except AssertionError as e:
         text = str(e)

@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-from .. import transformer
+from stylelib import blocks, johnson
+from stylelib.johnson import network as johnson_network
+
 from .harness import SEED, library_calls, raised, randn, run
 
 # (channels, input shape): a batch of 2, so that batch statistics differ from each image's own;
@@ -122,7 +124,7 @@ def _forward(block: nn.Module, x: Tensor, trace: _Trace | None = None) -> Any:
         with trace:
             return block(x)
 
-    return run(forward, "ResidualBlock.forward", ("x",), (x,), forbid=(transformer,))
+    return run(forward, "ResidualBlock.forward", ("x",), (x,), forbid=(johnson, blocks))
 
 
 # --- The reference block ------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def check_residual_block(cls: Callable[[int], nn.Module]) -> None:
     Expected: ``x + F(x)`` with F = 3x3 convolution C → C, instance norm with a learned scale
     and shift, ReLU, 3x3 convolution C → C, instance norm with a learned scale and shift; no
     ReLU after the sum. Each convolution may pad with zeros (``padding=1``, what the lesson
-    asks) or by reflection (what :mod:`stylelib.transformer` does); a convolution without a
+    asks) or by reflection (what :mod:`stylelib.blocks` does); a convolution without a
     bias is right too, since the instance norm after it removes any bias.
 
     How: the block gets seeded random weights (norm scales and shifts too); one run, watched,
@@ -203,7 +205,7 @@ def check_residual_block(cls: Callable[[int], nn.Module]) -> None:
     from those same weights, must give the same output on a batch of 2 non-square images, in
     train and in eval mode; each image's output must not depend on the other images; the
     gradient must match; and the block must run on another device (``meta``). The library's
-    own :mod:`stylelib.transformer` may not be used, subclassed or called.
+    own :mod:`stylelib.blocks` and :mod:`stylelib.johnson` may not be used, subclassed or called.
 
     Limits: a convolution written without ``conv2d`` (unfold and matmul) is not found, and the
     check says so; a normalisation written by hand is found among the block's parameters of C
@@ -219,14 +221,14 @@ def check_residual_block(cls: Callable[[int], nn.Module]) -> None:
 
 
 def _refuse_library(cls: Callable[[int], nn.Module]) -> None:
-    """Fail an answer that is, subclasses, wraps or calls :mod:`stylelib.transformer`."""
+    """Fail an answer that is, subclasses, wraps or calls :mod:`stylelib.johnson.network`."""
     seen = None
     if isinstance(cls, type):
         seen = next(
             (
                 f"{k.__module__}.{k.__qualname__}"
                 for k in cls.__mro__
-                if k.__module__ == transformer.__name__
+                if k.__module__ in (johnson_network.__name__, blocks.__name__)
             ),
             None,
         )
@@ -234,7 +236,7 @@ def _refuse_library(cls: Callable[[int], nn.Module]) -> None:
         x = randn((2, 8, 10, 12), torch.float32, SEED)
         try:
             seen = run(
-                lambda c: library_calls(lambda: cls(c)(x), [transformer]),
+                lambda c: library_calls(lambda: cls(c)(x), [johnson, blocks]),
                 "ResidualBlock",
                 ("channels",),
                 (8,),
@@ -249,7 +251,7 @@ def _refuse_library(cls: Callable[[int], nn.Module]) -> None:
 
 
 def _build(cls: Callable[[int], nn.Module], channels: int) -> nn.Module:
-    block = run(cls, "ResidualBlock", ("channels",), (channels,), forbid=(transformer,))
+    block = run(cls, "ResidualBlock", ("channels",), (channels,), forbid=(johnson, blocks))
     if not isinstance(block, nn.Module):
         raise AssertionError(
             f"ResidualBlock({channels}) is a {type(block).__name__}: subclass torch.nn.Module "

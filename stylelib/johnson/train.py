@@ -22,7 +22,7 @@ Example::
 
     >>> from dataclasses import replace
     >>> from stylelib.config import preset
-    >>> from stylelib.train import train
+    >>> from stylelib.johnson.train import train
     >>> cfg = replace(preset("johnson2016"), weights="random", image_size=32, steps=2,
     ...               batch_size=2, device="cpu")
     >>> result = train("mosaic", "photos/", cfg, "mosaic.pth", progress=False)  # doctest: +SKIP
@@ -37,26 +37,21 @@ import os
 import torch
 from torch import Tensor
 
-from .checkpoints import JOHNSON
-from .config import JohnsonConfig
-from .data import resolve_image
-from .deprecation import moved
-from .losses import content_loss, style_gram, style_loss, total_variation
-from .trainkit import (  # the shared machinery; its names stay importable from here
-    CropDataset,
-    DataError,
-    ShardSampler,
+from stylelib.data import resolve_image
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
+from stylelib.johnson.config import JohnsonConfig
+from stylelib.johnson.network import TransformerNet
+from stylelib.losses import content_loss, style_gram, style_loss, total_variation
+from stylelib.trainkit import (
     TrainCallback,
     TrainingRun,
     TrainResult,
-    UnreadableImageWarning,
     image_digest,
     list_images,
     run_training,
     seed_all,
 )
-from .transformer import TransformerNet
-from .vgg import VGGFeatures, layer_table
+from stylelib.vgg import VGGFeatures, layer_table
 
 # --- the loss ------------------------------------------------------------------------------
 
@@ -140,7 +135,7 @@ def train(
             ...) or an image tensor; resized to ``config.style_size`` (long side).
         data: a folder of training photos, searched recursively; unreadable files are
             skipped with a warning.
-        config: a :class:`~stylelib.config.JohnsonConfig` (default: the paper's preset).
+        config: a :class:`~stylelib.johnson.config.JohnsonConfig` (default: the paper's preset).
         output: the checkpoint file (``.pt``), written atomically every
             ``config.checkpoint_every`` steps and at the end; None writes nothing.
         resume: a checkpoint to continue from; refused if its style, settings or training
@@ -205,25 +200,4 @@ class _Training(TrainingRun):
         return {"style": self.style_name, "style_sha256": self.style_sha}
 
 
-__all__ = [
-    "train",
-    "TrainResult",
-    "perceptual_loss",
-    "style_targets",
-    "loss_network",
-    "list_images",
-    "CropDataset",
-    "ShardSampler",
-    "DataError",
-    "UnreadableImageWarning",
-]
-
-# Moved to stylelib.checkpoints, the one module of the checkpoint format.
-__getattr__ = moved(
-    __name__,
-    {
-        "config_from_checkpoint": "stylelib.checkpoints:config_from_checkpoint",
-        "MODEL_SUFFIXES": "stylelib.checkpoints:SUFFIXES",
-        "RESUME_MAY_CHANGE": "stylelib.checkpoints:RESUME_MAY_CHANGE",
-    },
-)
+__all__ = ["train", "perceptual_loss", "style_targets", "loss_network"]

@@ -8,7 +8,7 @@ Students meet these files in tutorials and papers' code; the course reads them a
   Losses for Real-Time Style Transfer and Super-Resolution" (ECCV 2016) with the instance
   normalisation of Ulyanov, Vedaldi, Lempitsky (2016). The four come together in
   ``saved_models.zip`` (the address of their ``download_saved_models.py``); each is a bare
-  state dict of their TransformerNet, which :func:`stylelib.transformer.load_transformer`
+  state dict of their TransformerNet, which :func:`stylelib.johnson.network.load_transformer`
   reads into stylelib's (``output="pixels255"``).
 - ``vgg_conv``, ``vgg16-caffe``, ``vgg19-caffe``: the authors' normalised VGG-19 of Gatys,
   Ecker, Bethge's PyTorch notebook, and Caffe's VGG-16/19 (Simonyan and Zisserman) converted
@@ -46,10 +46,11 @@ from pathlib import Path
 
 import torch
 
+from stylelib.johnson.network import is_pytorch_examples_state, looks_like_pytorch_examples
+
 from . import weights
 from .errors import OutputError, WeightsError, one_line
 from .files import atomic_path
-from .transformer import is_pytorch_examples_state, looks_like_pytorch_examples
 from .weights import sha256_file
 
 DOWNLOAD_TIMEOUT_S = 60.0
@@ -114,7 +115,7 @@ class Model:
     vgg: tuple[str, str] | None = None
 
 
-# 1,679,235 float32 parameters (stylelib.transformer.DEFAULT_PARAMETERS): 6.7 MB each.
+# 1,679,235 float32 parameters (stylelib.johnson.network.DEFAULT_PARAMETERS): 6.7 MB each.
 _STYLES = {
     "candy": "the style image candy.jpg",
     "mosaic": "a mosaic (mosaic.jpg)",
@@ -169,7 +170,7 @@ _ADAIN_MODELS = {
         _ADAIN,
         "14 MB",
         "pytorch-AdaIN",
-        "stylelib.adain:check_decoder_state",
+        "stylelib.adain.layer.layer.layer.networks:check_decoder_state",
     ),
     "adain-vgg": Model(
         "adain-vgg",
@@ -180,7 +181,7 @@ _ADAIN_MODELS = {
         _ADAIN,
         "80 MB",
         "pytorch-AdaIN",
-        "stylelib.adain:check_encoder_state",
+        "stylelib.adain.layer.layer.layer.networks:check_encoder_state",
     ),
 }
 MODELS: dict[str, Model] = {**_FAST, **_VGG, **_ADAIN_MODELS}
@@ -449,7 +450,7 @@ def _check_structure(state: object, src: Path, name: str) -> None:
 
 
 def _checker(model: Model) -> Callable[[object, object], None]:
-    """The structure check ``model.check`` names (``"stylelib.adain:check_decoder_state"``)."""
+    """The structure check ``model.check`` names (``"stylelib.adain.layer.layer.layer.networks:check_decoder_state"``)."""
     module_name, _, function = model.check.partition(":")
     try:
         return getattr(importlib.import_module(module_name), function)

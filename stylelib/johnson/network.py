@@ -71,92 +71,41 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoints import FORMAT, VERSION, CheckpointError, load_checkpoint, save_checkpoint
-from .deprecation import moved
-from .errors import one_line
-from .images import check_image
-
-Norm = Literal["instance", "batch"]
-Upsample = Literal["resize", "transpose"]
-Output = Literal["tanh", "pixels255"]
-NORMS: tuple[str, ...] = ("instance", "batch")
-UPSAMPLES: tuple[str, ...] = ("resize", "transpose")
-OUTPUTS: tuple[str, ...] = ("tanh", "pixels255")
+from stylelib.johnson.config import CHECKPOINT
+from stylelib.blocks import (
+    NORMS,
+    OUTPUTS,
+    UPSAMPLES,
+    ConvLayer,
+    ConvNormReLU,
+    Norm,
+    Output,
+    ResidualBlock,
+    Upsample,
+    UpsampleConv,
+    count_parameters,
+)
+from stylelib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from stylelib.errors import one_line
+from stylelib.images import check_image
+from stylelib.johnson.config import FORMAT, VERSION
 
 # Defaults give 1,679,235 parameters: the paper's ~1.68 M (tests pin it to a hand count).
 DEFAULT_PARAMETERS = 1_679_235
+
+
 # Two stride-2 convolutions: the spatial size must be a multiple of 2**2 on the way through.
 STRIDE = 4
+
+
 # The 9x9 convolution reflects 4 px, and reflection needs more pixels than it pads. (VGG's
 # own minimum, 32 px, is stylelib.images.MIN_SIDE.)
 MIN_INPUT_SIDE = 5
-
-
-def _norm_layer(kind: str, channels: int) -> nn.Module:
-    """Instance norm with a learned scale and shift (as Ulyanov's code), or batch norm."""
-    if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True)
-    return nn.BatchNorm2d(channels)
-
-
-class ConvLayer(nn.Sequential):
-    """Reflection padding of k // 2 pixels, then a k x k convolution: stride 1 keeps H x W."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
-        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(c_in, c_out, kernel, stride))
-
-
-class ConvNormReLU(nn.Sequential):
-    """``ConvLayer`` followed by normalisation and a ReLU: the network's basic unit."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, norm: str) -> None:
-        super().__init__(
-            ConvLayer(c_in, c_out, kernel, stride), _norm_layer(norm, c_out), nn.ReLU()
-        )
-
-
-class ResidualBlock(nn.Module):
-    """Two 3x3 convolutions with normalisation, added to the input (He et al. 2016).
-
-    As in the paper's supplementary material (after Gross and Wilber's study of residual
-    blocks): conv, norm, ReLU, conv, norm, then ``x + block(x)`` with no ReLU after the sum.
-    """
-
-    def __init__(self, channels: int, norm: str) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            ConvNormReLU(channels, channels, 3, 1, norm),
-            ConvLayer(channels, channels, 3),
-            _norm_layer(norm, channels),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.block(x)
-
-
-class UpsampleConv(nn.Sequential):
-    """Double H and W, then norm and ReLU: resize-then-convolve, or a transposed convolution.
-
-    ``"resize"``: nearest-neighbour x2 and a 3x3 convolution; every output pixel sees the same
-    number of input pixels, so there is no checkerboard (Odena et al. 2016).
-    ``"transpose"``: ``ConvTranspose2d(3, stride=2, padding=1, output_padding=1)``, exactly
-    2H x 2W; its 3x3 kernel overlaps itself unevenly at stride 2, the source of checkerboards.
-    Both have ``9 * c_in * c_out + c_out`` parameters.
-    """
-
-    def __init__(self, c_in: int, c_out: int, mode: str, norm: str) -> None:
-        if mode == "resize":
-            up: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")]
-            up.append(ConvLayer(c_in, c_out, 3))
-        else:
-            up = [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)]
-        super().__init__(*up, _norm_layer(norm, c_out), nn.ReLU())
 
 
 class TransformerNet(nn.Module):
@@ -255,7 +204,7 @@ class TransformerNet(nn.Module):
                 explained in one line.
         """
         try:
-            checkpoint = load_checkpoint(path, map_location)
+            checkpoint = load_checkpoint(path, map_location, kind=CHECKPOINT)
         except CheckpointError:
             state = _read_pytorch_examples_file(path, map_location)
             if state is None:
@@ -287,7 +236,7 @@ def load_transformer(
 
     Reads a checkpoint of ``stylelib train`` or :func:`save_transformer`, or a model of the
     PyTorch examples (``candy.pth``, ``mosaic.pth``, ``rain_princess.pth``, ``udnie.pth``,
-    or one trained with their script); ``stylelib.models.path("candy")`` finds the
+    or one trained with their script); ``stylelib.catalogue.path("candy")`` finds the
     published ones once installed.
 
     Example:
@@ -320,8 +269,6 @@ def save_transformer(
     }
     return save_checkpoint(state, path, overwrite=overwrite)
 
-
-# --- the PyTorch examples' files -----------------------------------------------------------
 
 # Where a checkpoint's config keeps the output convention (absent: "tanh", what training makes).
 OUTPUT_KEY = "transformer_output"
@@ -362,6 +309,8 @@ def _pytorch_examples_keys() -> dict[str, str]:
 
 # Their state-dict key -> ours (62 tensors: 16 convolutions and 15 instance norms, x2).
 PYTORCH_EXAMPLES_KEYS: dict[str, str] = _pytorch_examples_keys()
+
+
 # Buffers that InstanceNorm2d saved before PyTorch 0.4 and no longer has; their script deletes
 # them with this pattern before loading (fast_neural_style/neural_style/neural_style.py).
 _LEGACY_KEY = re.compile(r"in\d+\.running_(mean|var)$")
@@ -442,11 +391,6 @@ def _read_pytorch_examples_file(path, map_location) -> dict[str, Tensor] | None:
     return convert_pytorch_examples_state(obj, path)
 
 
-def count_parameters(net: nn.Module) -> int:
-    """Number of trainable parameters (batch norm's running statistics are buffers)."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
 def parameter_table(net: TransformerNet) -> str:
     """One line per stage with its parameters, and the total: what the lesson prints.
 
@@ -491,27 +435,3 @@ def stylize_image(
     with torch.autocast(weight.device.type, dtype=torch.bfloat16, enabled=autocast):
         out = net(x)
     return out.float().contiguous()
-
-
-__all__ = [
-    "PYTORCH_EXAMPLES_KEYS",
-    "TransformerNet",
-    "convert_pytorch_examples_state",
-    "count_parameters",
-    "is_pytorch_examples_state",
-    "load_transformer",
-    "looks_like_pytorch_examples",
-    "save_transformer",
-    "parameter_table",
-    "stylize_image",
-]
-
-# Old names: the checkpoint format has its own module, and MIN_SIDE is VGG's in images.
-__getattr__ = moved(
-    __name__,
-    {
-        "CHECKPOINT_FORMAT": "stylelib.checkpoints:FORMAT",
-        "CHECKPOINT_VERSION": "stylelib.checkpoints:VERSION",
-        "MIN_SIDE": "stylelib.transformer:MIN_INPUT_SIDE",
-    },
-)

@@ -1,9 +1,9 @@
 """``stylelib train-sr`` and ``stylelib upscale``: super-resolution (Johnson et al. 2016, Sec. 4).
 
-``train-sr`` fits an :class:`~stylelib.superres.SRNet` (x4 or x8) to random patches of a
+``train-sr`` fits an :class:`~stylelib.superres.network.SRNet` (x4 or x8) to random patches of a
 folder of photos and writes a checkpoint that says its factor; ``upscale`` runs that
 checkpoint on images, one forward pass each. The conventions are ``train``'s and
-``stylize``'s (:mod:`stylelib.cli_fast`): ``--resume``, torchrun, one line and exit status 2
+``stylize``'s (:mod:`stylelib.johnson.cli`): ``--resume``, torchrun, one line and exit status 2
 for bad input::
 
     stylelib train-sr --data coco/train2014 -o sr4.pth --factor 4 --loss feature
@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from .cli_fast import (
+from stylelib.commands import (
     apply_each,
     expand_inputs,
     finish_training,
@@ -32,8 +32,9 @@ def sr_config(args: argparse.Namespace):
     every flag the user gave replaced in it."""
     from dataclasses import fields, replace
 
-    from .checkpoints import config_from_checkpoint, load_checkpoint
-    from .superres import SR_CHECKPOINT, SRConfig
+    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
+    from stylelib.superres.config import CHECKPOINT as SR_CHECKPOINT
+    from stylelib.superres.config import SRConfig
 
     if args.resume:
         base = config_from_checkpoint(
@@ -47,7 +48,9 @@ def sr_config(args: argparse.Namespace):
 
 
 def cmd_train_sr(args: argparse.Namespace) -> int:
-    from .superres import SRNet, count_parameters, train_sr
+    from stylelib.blocks import count_parameters
+    from stylelib.superres.network import SRNet
+    from stylelib.superres.train import train_sr
 
     config = sr_config(args)
     rank0 = os.environ.get("RANK", "0") == "0"
@@ -119,8 +122,8 @@ def add_train_sr_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_upscale(args: argparse.Namespace) -> int:
     import torch
 
-    from .devices import pick_device
-    from .superres import SRNet
+    from stylelib.devices import pick_device
+    from stylelib.superres.network import SRNet
 
     inputs, from_folders = expand_inputs(args.inputs)
     several = len(inputs) > 1 or bool(from_folders)
@@ -134,8 +137,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_all(args, net, device, inputs, outputs, from_folders) -> int:
-    """Upscale each input into its output (:func:`stylelib.cli_fast.apply_each`); a summary."""
-    from .superres import match_histograms, upscale_image
+    """Upscale each input into its output (:func:`stylelib.commands.apply_each`); a summary."""
+    from stylelib.superres.network import match_histograms, upscale_image
 
     def upscale(image):
         out = upscale_image(net, image)

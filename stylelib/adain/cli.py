@@ -5,7 +5,7 @@ AdaIN layer of :mod:`stylelib.adain` between the VGG-19 encoder and a trained de
 styles are mixed with ``--style-weights``, ``--alpha`` trades content for style (Eq. 14),
 ``--preserve-color`` keeps the photo's colours. ``train-adain`` trains that decoder on a
 folder of photos and a folder of paintings. The conventions are ``stylize``'s and ``train``'s
-(:mod:`stylelib.cli_fast`): outputs never replace inputs or existing files without
+(:mod:`stylelib.johnson.cli`): outputs never replace inputs or existing files without
 ``--overwrite``, ``--resume``, torchrun, one line and exit status 2 for bad input::
 
     stylelib adain photo.jpg painting.jpg -o out.png --alpha 0.8
@@ -13,7 +13,7 @@ folder of photos and a folder of paintings. The conventions are ``stylize``'s an
     stylelib train-adain --content coco/train2014 --styles wikiart/train -o decoder.pth
 
 Without ``--decoder``/``--encoder``, the authors' files are used when installed
-(``stylelib models fetch adain-decoder``, then ``adain-vgg``; :mod:`stylelib.models`).
+(``stylelib models fetch adain-decoder``, then ``adain-vgg``; :mod:`stylelib.catalogue`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from .cli_fast import (
+from stylelib.commands import (
     apply_each,
     expand_inputs,
     finish_training,
@@ -36,8 +36,8 @@ from .cli_fast import (
 
 def _network_files(args: argparse.Namespace):
     """The decoder and encoder to load: the flags, else the installed published files."""
-    from . import models
-    from .errors import WeightsError
+    from stylelib.adain.layer import models
+    from stylelib.errors import WeightsError
 
     decoder = args.decoder
     if decoder is None:
@@ -50,7 +50,7 @@ def _network_files(args: argparse.Namespace):
             )
     encoder = args.encoder
     if encoder is None:
-        from .adain import checkpoint_config
+        from stylelib.adain.networks import checkpoint_config
 
         if checkpoint_config(decoder) is None:  # the published decoder: the published encoder
             encoder = models.path("adain-vgg") or "gatys"
@@ -59,7 +59,7 @@ def _network_files(args: argparse.Namespace):
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Refuse a bad --alpha or --style-weights before any file is read."""
-    from .adain import _check_alpha, normalized_weights
+    from stylelib.adain.layer import _check_alpha, normalized_weights
 
     _check_alpha(args.alpha)
     if args.style_weights is not None:
@@ -69,10 +69,10 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def cmd_adain(args: argparse.Namespace) -> int:
-    from .adain import load_network
-    from .devices import pick_device
-    from .errors import ImageError
-    from .images import check_output_path
+    from stylelib.adain.networks import load_network
+    from stylelib.devices import pick_device
+    from stylelib.errors import ImageError
+    from stylelib.images import check_output_path
 
     _check_numbers(args)
     contents, from_folders = expand_inputs([args.content])
@@ -95,8 +95,8 @@ def cmd_adain(args: argparse.Namespace) -> int:
 
 def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> int:
     """Stylise each content image; print one line each and a summary."""
-    from .adain import stylize
-    from .images import load_image
+    from stylelib.adain.networks import stylize
+    from stylelib.images import load_image
 
     style_images = [load_image(p, size=args.style_size) for p in styles]
     done, total = apply_each(
@@ -132,8 +132,10 @@ def adain_config(args: argparse.Namespace):
     settings) with every flag the user gave replaced in it."""
     from dataclasses import fields, replace
 
-    from .adain import ADAIN_CHECKPOINT, AdaINConfig, preset
-    from .checkpoints import config_from_checkpoint, load_checkpoint
+    from stylelib.adain.config import CHECKPOINT as ADAIN_CHECKPOINT
+    from stylelib.adain.config import AdaINConfig
+    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
+    from stylelib.presets import get as preset
 
     if args.preset is None and args.resume:
         checkpoint = load_checkpoint(args.resume, kind=ADAIN_CHECKPOINT)
@@ -146,7 +148,8 @@ def adain_config(args: argparse.Namespace):
 
 
 def cmd_train_adain(args: argparse.Namespace) -> int:
-    from .adain import Decoder, train_decoder
+    from stylelib.adain.networks import Decoder
+    from stylelib.adain.train import train_decoder
 
     config = adain_config(args)
     rank0 = os.environ.get("RANK", "0") == "0"

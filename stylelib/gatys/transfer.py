@@ -18,7 +18,7 @@ Example::
     >>> from dataclasses import replace
     >>> import torch
     >>> from stylelib.config import preset
-    >>> from stylelib.optimize import transfer
+    >>> from stylelib.gatys.transfer import transfer
     >>> cfg = replace(preset("gatys2016"), weights="random", size=48, steps=2, device="cpu")
     >>> result = transfer(torch.rand(1, 3, 48, 48), torch.rand(1, 3, 48, 48), cfg, progress=False)
     >>> result.image.shape, result.steps
@@ -39,17 +39,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import color
-from .config import GatysConfig, with_style_layers
-from .deprecation import renamed
-from .devices import pick_device
-from .errors import Diverged, ImageError
-from .images import MIN_SIDE, check_output_path, load_image, resize, save_image
-from .losses import content_loss, gram_matrix, layer_style_loss, style_gram, total_variation
-from .vgg import VGGFeatures, layer_index
+from stylelib import color
+from stylelib.devices import pick_device
+from stylelib.errors import Diverged, ImageError
+from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.objective import Targets, evaluate, extractor, gradient_scale, make_targets
+from stylelib.images import MIN_SIDE, check_output_path, load_image, resize, save_image
+from stylelib.vgg import VGGFeatures, layer_index
 
 # callback(step, image, record) after every step; True stops the run.
 TransferCallback = Callable[[int, Tensor, dict], "bool | None"]
+
 
 # L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see in_range);
 # in 100-step runs it strays to |x| <= 10. An iterate beyond this has diverged: its image is
@@ -90,175 +90,6 @@ class Result:
     loss: float | None = None
 
 
-@dataclass(frozen=True)
-class Targets:
-    """What the image is pulled towards at one scale: features and Gram matrices."""
-
-    content: dict[str, Tensor]  # P^l of the content image
-    style: dict[str, Tensor]  # blended A^l of the style images, for x's size
-    content_grams: dict[str, Tensor]  # G^l of the content image (the gamma term), or empty
-
-
-# --- the loss ----------------------------------------------------------------------------
-
-
-def used_layers(config: GatysConfig) -> tuple[list[str], list[str]]:
-    """The content and style layers that carry weight (none when their weight is 0)."""
-    content = list(config.content_layers) if config.content_weight > 0 else []
-    style = list(config.style_layers) if (config.style_weight > 0 or config.gamma > 0) else []
-    return content, style
-
-
-def features(net: VGGFeatures, image: Tensor, layers: Sequence[str], precision: str) -> dict:
-    """VGG features for the losses, in fp32 (fp64 from a ``net.double()``, as tests use);
-    under ``precision="bf16"`` the network runs in bfloat16 and its features come back fp32."""
-    autocast = torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    with autocast:
-        out = net(image, layers=layers)
-    wide = (torch.float32, torch.float64)
-    return {name: f if f.dtype in wide else f.float() for name, f in out.items()}
-
-
-def make_targets(
-    net: VGGFeatures,
-    content: Tensor,
-    styles: Sequence[Tensor],
-    blend: Sequence[float],
-    config: GatysConfig,
-) -> Targets:
-    """Content features, blended style Grams and (for gamma > 0) content Grams, detached."""
-    content_layers, style_layers = used_layers(config)
-    with torch.no_grad():
-        p = features(net, content, content_layers + style_layers, config.precision)
-        positions = {n: p[n].shape[2] * p[n].shape[3] for n in style_layers}
-        content_grams = {}
-        if config.gamma > 0:
-            content_grams = {n: gram_matrix(p[n], config.normalization) for n in style_layers}
-        p = {n: p[n] for n in content_layers}  # the style layers' maps are not needed any more
-        grams: dict[str, Tensor] = {}
-        for weight, style in zip(blend, styles if style_layers else [], strict=False):
-            a = features(net, style, style_layers, config.precision)
-            for name in style_layers:
-                g = weight * style_gram(a[name], positions[name], config.normalization)
-                grams[name] = grams[name] + g if name in grams else g
-            del a  # one style image's feature maps at a time
-    return Targets(p, grams, content_grams)
-
-
-def evaluate(
-    net: VGGFeatures, x: Tensor, targets: Targets, config: GatysConfig
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """The total loss at ``x`` and its parts (per-layer values and weighted totals).
-
-    A pure function of its inputs: Gatys et al. 2016, Eq. 7, plus TV and the gamma term.
-    """
-    layers = list(targets.content) + list(targets.style)
-    f = features(net, x, layers, config.precision)
-    norm, parts = config.normalization, {}
-    total = x.new_zeros(())
-    if targets.content:
-        for name, target in targets.content.items():
-            parts[f"content/{name}"] = content_loss(f[name], target, norm)
-        content = sum(parts[f"content/{n}"] for n in targets.content)
-        parts["content_total"] = config.content_weight * content
-        total = total + parts["content_total"]
-    weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
-    if config.style_weight > 0:
-        for name, target in targets.style.items():
-            parts[f"style/{name}"] = layer_style_loss(f[name], target, norm)
-        style = sum(weights[n] * parts[f"style/{n}"] for n in targets.style)
-        parts["style_total"] = config.style_weight * style
-        total = total + parts["style_total"]
-    if config.gamma > 0:
-        own = sum(
-            weights[n] * layer_style_loss(f[n], g, norm) for n, g in targets.content_grams.items()
-        )
-        parts["gamma_total"] = -config.gamma * own
-        total = total + parts["gamma_total"]
-    if config.tv_weight > 0:
-        parts["tv_total"] = config.tv_weight * total_variation(x, config.tv_kind)
-        total = total + parts["tv_total"]
-    return total, parts
-
-
-# --- the loop ----------------------------------------------------------------------------
-
-
-def reconstruct_content(image, layer: str, config: GatysConfig | None = None, **kwargs) -> Result:
-    """Feature inversion: from white noise, find an image with ``image``'s features at ``layer``.
-
-    Gatys et al. 2016, Fig. 1 (content reconstructions). It is :func:`transfer` with the style
-    weight at 0 and the content layer set to ``layer``; ``kwargs`` go to :func:`transfer`.
-    """
-    config = replace(
-        config or GatysConfig(),
-        content_layers=(layer,),
-        content_weight=1.0,
-        style_weight=0.0,
-        gamma=0.0,
-        init="noise",
-    )
-    return transfer(image, image, config, **kwargs)
-
-
-def synthesize_texture(
-    style, layers: Sequence[str], config: GatysConfig | None = None, **kwargs
-) -> Result:
-    """Texture synthesis: from white noise, match ``style``'s Gram matrices on ``layers``.
-
-    Gatys et al. 2016, Fig. 1 (style reconstructions from growing layer sets), with the layer
-    weights the preset gives ``layers`` (:func:`stylelib.config.style_layer_weights`: 1/L
-    for the paper's). It is :func:`transfer` with the content weight at 0; the output has the
-    style's shape.
-    """
-    config = replace(
-        with_style_layers(config or GatysConfig(), layers), content_weight=0.0, init="noise"
-    )
-    return transfer(style, style, config, **kwargs)
-
-
-def style_distance(image, reference, config: GatysConfig | None = None) -> float:
-    """L_style(reference, image): how far ``image``'s Gram matrices are from ``reference``'s.
-
-    With the config's style layers, weights and normalisation (Gatys et al. 2016, Eq. 5); the
-    quantity the γ term subtracts (``GatysConfig.gamma``), measured on its own.
-    """
-    config = replace(
-        config or GatysConfig(), content_weight=0.0, style_weight=1.0, gamma=0.0, tv_weight=0.0
-    )
-    _check_layers(config)
-    net = extractor(config)
-    image = load_image(image)
-    device = pick_device(config.device)
-    net, image = net.to(device), image.to(device)
-    targets = make_targets(net, image, [load_image(reference).to(device)], [1.0], config)
-    with torch.no_grad():
-        return evaluate(net, image, targets, config)[0].item()
-
-
-def sweep(
-    content, style, config: GatysConfig, rows: Sequence[dict], cols: Sequence[dict], **kwargs
-) -> list[list[Tensor]]:
-    """Images of :func:`transfer` over a grid of config changes: ``rows[i] | cols[j]``.
-
-    For the lessons' comparison figures, e.g. style layer sets (rows) against alpha/beta
-    ratios (columns). A style-layer change without weights gets the weights the preset gives
-    those layers (:func:`stylelib.config.style_layer_weights`).
-    """
-    grid = []
-    for row in rows:
-        line = []
-        for col in cols:
-            changes = {**row, **col}
-            cell = config
-            if "style_layers" in changes and "style_layer_weights" not in changes:
-                cell = with_style_layers(config, changes["style_layers"])
-            kwargs.setdefault("progress", False)
-            line.append(transfer(content, style, replace(cell, **changes), **kwargs).image)
-        grid.append(line)
-    return grid
-
-
 def make_optimizer(x: Tensor, config: GatysConfig) -> torch.optim.Optimizer:
     """L-BFGS (one iteration and one evaluation per step, as in the authors' code) or Adam.
 
@@ -278,66 +109,6 @@ def make_optimizer(x: Tensor, config: GatysConfig) -> torch.optim.Optimizer:
             tolerance_change=0.0,
         )
     return torch.optim.Adam([x], lr=config.step_size)
-
-
-def gradient_scale(net: VGGFeatures, x: Tensor, targets: Targets, config: GatysConfig) -> float:
-    """The constant c that gives c * L a gradient of root-mean-square 1 per pixel at ``x``.
-
-    Minimising c * L finds the same image as minimising L, but the optimisers are not
-    scale-free: PyTorch's L-BFGS skips its curvature update when y.s < 1e-10 and Adam adds
-    eps = 1e-8 to its denominator, so with the tiny gradients of normalised losses (or random
-    weights) both crawl. Reported losses are never scaled.
-    """
-    x = x.detach().requires_grad_(True)
-    loss, _ = evaluate(net, x, targets, config)
-    if not torch.isfinite(loss):
-        raise Diverged("the loss is NaN/Inf at the start; check the images and the weights")
-    (grad,) = torch.autograd.grad(loss, x)
-    rms = grad.pow(2).mean().sqrt().item()
-    return 1.0 / rms if rms > 0 and math.isfinite(rms) else 1.0
-
-
-def gradient_balance(content, style, config: GatysConfig | None = None, *, at=None) -> dict:
-    """How hard each weighted term pulls on the pixels: the balance meter of a transfer.
-
-    The root-mean-square per pixel of the gradient of every weighted term of the loss
-    (``α L_content``, ``β L_style``, and the TV and γ terms when they carry weight) with
-    respect to the image, at ``at`` (default: the image ``config.init`` starts from).
-    L-BFGS and Adam follow the sum of these gradients, so their ratio says which term will
-    shape the picture: ``style / content`` far above 1 and the photo is lost under the
-    painting's texture; far below 1 and the painting is ignored. Which α/β gives a ratio
-    near 1 depends on the images, the layers, the weights and the normalisation — that is
-    why the papers' α/β rarely carries over to another implementation.
-
-    Returns:
-        ``{"content": ..., "style": ..., "tv": ..., "gamma": ...}`` for the terms with a
-        weight, floats in the units of the image's gradient.
-
-    Example:
-        >>> from dataclasses import replace
-        >>> from stylelib.config import preset
-        >>> import torch
-        >>> cfg = replace(preset("gatys2016"), weights="random", size=32, device="cpu")
-        >>> meter = gradient_balance(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), cfg)
-        >>> sorted(meter)
-        ['content', 'style']
-    """
-    config = GatysConfig() if config is None else config
-    _check_layers(config)
-    device = pick_device(config.device)
-    net = extractor(config).to(device)
-    content_img = load_image(content, size=config.size).to(device)
-    style_img = resize(load_image(style), max(MIN_SIDE, round(config.size * config.style_scale)))
-    targets = make_targets(net, content_img, [style_img.to(device)], [1.0], config)
-    start = _initial_image(None, at, content_img, style_img, config).to(device)
-    x = start.detach().requires_grad_(True)
-    _, parts = evaluate(net, x, targets, config)
-    terms = [name for name in parts if name.endswith("_total")]
-    grads = []
-    for i, name in enumerate(terms):
-        (g,) = torch.autograd.grad(parts[name], x, retain_graph=i < len(terms) - 1)
-        grads.append(g.pow(2).mean().sqrt().item())
-    return {name.removesuffix("_total"): g for name, g in zip(terms, grads, strict=True)}
 
 
 def level_sizes(size: int, scales: int) -> list[int]:
@@ -364,7 +135,7 @@ def transfer(
     Args:
         content: the content image: a path, PIL image, array or ``(1, 3, H, W)`` tensor.
         style: a style image, or a list of them to blend.
-        config: a :class:`~stylelib.config.GatysConfig` (default: the paper's preset).
+        config: a :class:`~stylelib.gatys.config.GatysConfig` (default: the paper's preset).
         blend: one weight per style image (normalised to sum 1); default equal weights.
         init: an image to start from, overriding ``config.init``.
         callback: ``callback(step, image, record)`` after every step, with the current image
@@ -711,38 +482,5 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="transfer", unit="step", disable=not enabled, leave=False)
 
 
-def extractor(config: GatysConfig) -> VGGFeatures:
-    """The whole-network extractor a config asks for (arch, weights, pooling, normalisation).
-
-    Cached: the lessons and the widgets call :func:`transfer` often.
-    """
-    return _extractor(
-        config.arch, str(config.weights), config.pooling, config.seed, config.normalize_network
-    )
-
-
-@functools.lru_cache(maxsize=2)
-def _extractor(arch: str, weights: str, pooling: str, seed: int, normalize: bool) -> VGGFeatures:
-    return VGGFeatures(
-        arch, weights=weights, layers=None, pooling=pooling, seed=seed, normalize=normalize
-    )
-
-
-__all__ = [
-    "transfer",
-    "reconstruct_content",
-    "synthesize_texture",
-    "sweep",
-    "style_distance",
-    "gradient_balance",
-    "Result",
-    "Targets",
-    "evaluate",
-    "in_range",
-    "make_targets",
-    "Diverged",
-]
-
 # The verb of each method: Gatys' optimisation *transfers* a style (``stylelib transfer``);
 # Johnson's network *stylizes* (``stylelib stylize``). The old name goes in the next release.
-stylize = renamed(transfer, "stylelib.optimize.stylize", "stylelib.optimize.transfer")

@@ -1,6 +1,6 @@
 """``stylelib train`` and ``stylelib stylize``: fast style transfer (Johnson et al. 2016).
 
-``train`` fits a :class:`~stylelib.transformer.TransformerNet` to one style on a folder of
+``train`` fits a :class:`~stylelib.johnson.network.TransformerNet` to one style on a folder of
 photos and writes a checkpoint; ``stylize`` runs that checkpoint on images, one forward pass
 each. Both report bad input as one line and exit status 2 (see :mod:`stylelib.cli`)::
 
@@ -16,16 +16,19 @@ or, once installed (``stylelib models fetch candy``), by catalogue name.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import time
 from pathlib import Path
 
+from stylelib.commands import (
+    apply_each,
+    expand_inputs,
+    finish_training,
+    output_folder,
+    plan_outputs,
+)
+
 PRESETS = ("johnson2016", "johnson2016-code")
-
-
-# --- stylelib train ------------------------------------------------------------------------
 
 
 def train_config(args: argparse.Namespace):
@@ -33,11 +36,12 @@ def train_config(args: argparse.Namespace):
     settings) with every flag the user gave replaced in it."""
     from dataclasses import fields, replace
 
-    from .checkpoints import config_from_checkpoint, load_checkpoint
-    from .config import JohnsonConfig, preset
+    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
+    from stylelib.johnson.config import CHECKPOINT, JohnsonConfig
+    from stylelib.presets import get as preset
 
     if args.preset is None and args.resume:
-        base = config_from_checkpoint(load_checkpoint(args.resume))
+        base = config_from_checkpoint(load_checkpoint(args.resume, kind=CHECKPOINT), CHECKPOINT)
     else:
         base = preset(args.preset or "johnson2016")
     names = {f.name for f in fields(JohnsonConfig)}
@@ -46,8 +50,9 @@ def train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
-    from .transformer import TransformerNet, count_parameters
+    from stylelib.johnson.train import train
+    from stylelib.johnson.network import TransformerNet
+    from stylelib.blocks import count_parameters
 
     config = train_config(args)
     rank0 = os.environ.get("RANK", "0") == "0"
@@ -71,18 +76,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     return finish_training(result, "stylelib train", "stylelib stylize {path} PHOTO -o OUT.png")
-
-
-def finish_training(result, command: str, use: str) -> int:
-    """What every training command says at the end (on rank 0 only), and its exit status:
-    where the checkpoint went, then how to continue it (interrupted: 130) or use it (0)."""
-    if os.environ.get("RANK", "0") == "0":
-        print(f"wrote {result.path}: {result.message}")
-        if result.stopped == "interrupted":
-            print(f"continue with: {command} ... --resume {result.path}", file=sys.stderr)
-        else:
-            print(f"{use.split()[1]} with: {use.format(path=result.path)}", file=sys.stderr)
-    return 130 if result.stopped == "interrupted" else 0
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -130,113 +123,26 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# --- stylelib stylize ----------------------------------------------------------------------
-
-
-def expand_inputs(specs: list[str]) -> tuple[list[Path], set[Path]]:
-    """Files as given, folders as their image files (sorted, not recursive).
-
-    Returns the files and the subset found in folders (skipped with a warning if unreadable;
-    a file named on the command line that cannot be read is an error).
-    """
-    from .errors import ImageError
-    from .images import IMAGE_EXTENSIONS
-
-    files: list[Path] = []
-    from_folders: set[Path] = set()
-    for spec in specs:
-        path = Path(spec).expanduser()
-        if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            )
-            if not found:
-                raise ImageError(f"folder '{path}' holds no images ({' '.join(IMAGE_EXTENSIONS)})")
-            files += found
-            from_folders.update(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ImageError(f"input image not found: '{path}'; check the path")
-    return files, from_folders
-
-
-def plan_outputs(inputs: list[Path], out: str, several: bool, overwrite: bool) -> list[Path]:
-    """One output path per input, all checked before any work (nothing is created here).
-
-    One input and OUT neither a folder nor written with a trailing slash: OUT is the file.
-    Otherwise OUT is a folder (made by :func:`output_folder` once the model has loaded)
-    and input ``name.ext`` becomes ``OUT/name.png``. Inputs are never overwritten, nor
-    existing files unless ``overwrite``.
-    """
-    from .errors import OutputError
-    from .files import check_target
-    from .images import IMAGE_EXTENSIONS, check_output_path
-
-    folder_named = out.endswith(("/", os.sep))
-    target = Path(out).expanduser()
-    if not several and not folder_named and not target.is_dir():
-        return [check_output_path(target, inputs=inputs, overwrite=overwrite)]
-    if target.suffix.lower() in IMAGE_EXTENSIONS and not target.is_dir() and not folder_named:
-        raise OutputError(
-            f"{len(inputs)} inputs need -o to be a folder, got the file name '{target}'; "
-            "give a folder (it is created if missing)"
-        )
-    if target.exists() and not target.is_dir():
-        raise OutputError(f"-o '{target}' is a file, not a folder; give a folder for the outputs")
-    names = [p.stem + ".png" for p in inputs]
-    twins = sorted({n for n in names if names.count(n) > 1})
-    if twins:
-        raise OutputError(
-            f"several inputs would all be written as {', '.join(twins)}; rename them or "
-            "stylize them in separate runs"
-        )
-    if target.is_dir():
-        return [check_output_path(target / n, inputs=inputs, overwrite=overwrite) for n in names]
-    # a folder still to be made: its parent must take it; nothing can exist inside it yet
-    folder = check_target(target, inputs=inputs, example="out/")
-    return [folder / n for n in names]
-
-
-@contextlib.contextmanager
-def output_folder(outputs: list[Path]):
-    """The outputs' folder, created if missing, for the ``with`` block that writes them; if
-    the block fails and the folder it made is still empty, the folder goes again, so that a
-    failed command leaves nothing behind but what it wrote. Enter it only once the model
-    has loaded (a bad model file then creates nothing)."""
-    folder = outputs[0].parent
-    try:
-        folder.mkdir()
-        made = True
-    except FileExistsError:  # made meanwhile: save_image still never writes over a file
-        made = False
-    try:
-        yield folder
-    except BaseException:
-        if made and not any(folder.iterdir()):
-            folder.rmdir()
-        raise
-
-
 def model_file(spec: str) -> str | Path:
     """The model file ``spec`` names: a path as given, or an installed catalogue network.
 
     An existing file wins over a catalogue name; a name that is not installed, or that is
     not a fast-style network, is refused in one line saying how to get it.
     """
-    from . import models
+    from stylelib import catalogue
+    # FIXME bare module models (models)
 
-    if spec not in models.MODELS or Path(spec).expanduser().exists():
+    if spec not in catalogue.MODELS or Path(spec).expanduser().exists():
         return spec  # the loader explains a missing or wrong file
-    model = models.entry(spec)
+    model = catalogue.entry(spec)
     if model.kind != "fast-style":
-        raise models.ModelError(
+        raise catalogue.ModelError(
             f"{spec} is the {model.what}, not a fast-style network; choose one of "
-            f"{', '.join(models.FAST_STYLE)} or a model file"
+            f"{', '.join(catalogue.FAST_STYLE)} or a model file"
         )
-    found = models.path(spec)
+    found = catalogue.path(spec)
     if found is None:
-        raise models.ModelUnavailable(
+        raise catalogue.ModelUnavailable(
             f"{spec} ({model.filename}) is not installed; run `stylelib models fetch {spec}`, "
             f"or `stylelib models install PATH/{model.filename}` for a copy brought by hand"
         )
@@ -246,8 +152,8 @@ def model_file(spec: str) -> str | Path:
 def cmd_stylize(args: argparse.Namespace) -> int:
     import torch
 
-    from .devices import pick_device
-    from .transformer import TransformerNet
+    from stylelib.devices import pick_device
+    from stylelib.johnson.network import TransformerNet
 
     model = model_file(args.model)
     inputs, from_folders = expand_inputs(args.inputs)
@@ -264,7 +170,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
     """Stylise each input into its output; print one line each and a summary."""
-    from .transformer import stylize_image
+    from stylelib.johnson.network import stylize_image
 
     done, total = apply_each(
         lambda image: stylize_image(net, image),
@@ -281,57 +187,6 @@ def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
         f"({total / done:.3f} s per image, {args.precision}){skipped}"
     )
     return 0
-
-
-def apply_each(
-    fn,
-    inputs: list[Path],
-    outputs: list[Path],
-    from_folders: set[Path],
-    *,
-    size: int | None,
-    device,
-    overwrite: bool,
-    protected: list | None = None,
-) -> tuple[int, float]:
-    """``fn(image) -> image`` on every input, each saved to its output: what every
-    one-forward-pass command (``stylize``, ``upscale``, ``adain``) does to a list of photos.
-
-    An unreadable file found in a folder is skipped with a warning (one named on the command
-    line is an error); one line per image says where it went, at what size, in how long.
-    Outputs never replace ``inputs`` or ``protected`` files (e.g. style images).
-
-    Returns:
-        ``(images done, seconds spent in fn)``; raises ImageError if none could be read.
-    """
-    import warnings
-
-    import torch
-
-    from .errors import ImageError
-    from .images import load_image, save_image
-
-    total, done = 0.0, 0
-    for source, target in zip(inputs, outputs, strict=True):
-        try:
-            image = load_image(source, size=size)
-        except ImageError as exc:
-            if source not in from_folders:
-                raise
-            warnings.warn(f"skipped an unreadable input: {exc}", stacklevel=1)
-            continue
-        start = time.perf_counter()
-        out = fn(image)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - start
-        total, done = total + seconds, done + 1
-        save_image(out, target, inputs=[*inputs, *(protected or [])], overwrite=overwrite)
-        h, w = out.shape[-2:]
-        print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
-    if not done:
-        raise ImageError("none of the input images could be read (see the warnings above)")
-    return done, total
 
 
 def register(sub: argparse._SubParsersAction) -> None:

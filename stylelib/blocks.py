@@ -1,0 +1,105 @@
+"""The convolution blocks the feed-forward networks are built from.
+
+Johnson et al.'s transform network (:mod:`stylelib.johnson.network`) and the
+super-resolution network (:mod:`stylelib.superres.network`) share them: a reflection-padded
+convolution, the same followed by a normalisation and a ReLU, the residual block of He et al.
+(2016) as Johnson et al. use it (supplementary material, Fig. 1), and x2 upsampling either by
+nearest-neighbour resize and a 3x3 convolution (Odena, Dumoulin, Olah, Distill 2016) or by a
+fractionally strided ("transpose") convolution, the paper's.
+
+Example::
+
+    >>> import torch
+    >>> block = ResidualBlock(8, "instance")
+    >>> block(torch.rand(1, 8, 12, 12)).shape
+    torch.Size([1, 8, 12, 12])
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+Norm = Literal["instance", "batch"]
+
+
+Upsample = Literal["resize", "transpose"]
+
+
+Output = Literal["tanh", "pixels255"]
+
+
+NORMS: tuple[str, ...] = ("instance", "batch")
+
+
+UPSAMPLES: tuple[str, ...] = ("resize", "transpose")
+
+
+OUTPUTS: tuple[str, ...] = ("tanh", "pixels255")
+
+
+def _norm_layer(kind: str, channels: int) -> nn.Module:
+    """Instance norm with a learned scale and shift (as Ulyanov's code), or batch norm."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.BatchNorm2d(channels)
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding of k // 2 pixels, then a k x k convolution: stride 1 keeps H x W."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
+        super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(c_in, c_out, kernel, stride))
+
+
+class ConvNormReLU(nn.Sequential):
+    """``ConvLayer`` followed by normalisation and a ReLU: the network's basic unit."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, norm: str) -> None:
+        super().__init__(
+            ConvLayer(c_in, c_out, kernel, stride), _norm_layer(norm, c_out), nn.ReLU()
+        )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with normalisation, added to the input (He et al. 2016).
+
+    As in the paper's supplementary material (after Gross and Wilber's study of residual
+    blocks): conv, norm, ReLU, conv, norm, then ``x + block(x)`` with no ReLU after the sum.
+    """
+
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            ConvNormReLU(channels, channels, 3, 1, norm),
+            ConvLayer(channels, channels, 3),
+            _norm_layer(norm, channels),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.block(x)
+
+
+class UpsampleConv(nn.Sequential):
+    """Double H and W, then norm and ReLU: resize-then-convolve, or a transposed convolution.
+
+    ``"resize"``: nearest-neighbour x2 and a 3x3 convolution; every output pixel sees the same
+    number of input pixels, so there is no checkerboard (Odena et al. 2016).
+    ``"transpose"``: ``ConvTranspose2d(3, stride=2, padding=1, output_padding=1)``, exactly
+    2H x 2W; its 3x3 kernel overlaps itself unevenly at stride 2, the source of checkerboards.
+    Both have ``9 * c_in * c_out + c_out`` parameters.
+    """
+
+    def __init__(self, c_in: int, c_out: int, mode: str, norm: str) -> None:
+        if mode == "resize":
+            up: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")]
+            up.append(ConvLayer(c_in, c_out, 3))
+        else:
+            up = [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)]
+        super().__init__(*up, _norm_layer(norm, c_out), nn.ReLU())
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters (batch norm's running statistics are buffers)."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
