@@ -1,11 +1,18 @@
 """stylelib: neural style transfer, as taught in the course's lessons.
 
+One subpackage per method, each with the same files: ``config`` (the config dataclass, its
+presets with their sources, its checkpoint kind), the network or the loop, ``train`` where
+the method trains, and ``cli`` (its subcommands). Beneath the methods lies the foundation
+they share; above them the catalogue of published files, the preset registry, the course
+and the ``stylelib`` command.
+
 Modules, one layer per line, lowest first. A module imports only from the lines above its
-own. On the methods' lines, ``|`` separates methods, which never import each other (a rule
-two methods share moves down a layer), and ``->`` orders the modules of one method::
+own. On the methods' lines ``|`` separates methods, which never import each other (a rule two
+methods share moves down into the foundation), and ``->`` orders the modules of one method.
+String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as imports::
 
     errors
-    files, devices, deprecation
+    files, devices
     layers
     config
     images
@@ -13,20 +20,18 @@ two methods share moves down a layer), and ``->`` orders the modules of one meth
     weights
     netnorm
     vgg
-    losses, checkpoints
+    losses, checkpoints, blocks
     trainkit
-    gatys: optimize | johnson: transformer -> train -> superres | adain: adain
-    models
-    figures, diagrams, viz
+    commands
+    gatys: config -> objective -> transfer -> explore | johnson: config -> network -> train | superres: config, quality -> degrade, network -> train | adain: config, layer -> networks -> losses -> train
+    catalogue, presets
+    gatys: cli | johnson: cli | superres: cli | adain: cli
+    figures, diagrams
     env
     widgets, checks, course
-    cli_fast
-    cli_sr, cli_adain
     cli
 
-``viz`` is the deprecated old home of ``figures`` and ``diagrams``: its names still work,
-with a warning, for one release. ``tests/test_package.py`` reads this diagram and holds the
-code to it.
+``tests/test_package.py`` reads this diagram and holds the code to it.
 """
 
 __version__ = "0.1.0"

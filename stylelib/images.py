@@ -74,7 +74,9 @@ def check_image(
     *,
     allow_batch: bool = True,
     check_range: bool = True,
+    check_finite: bool = True,
     min_side: int = MIN_SIDE,
+    min_side_why: str = "",
 ) -> None:
     """Check that ``x`` follows the image contract; raise a teaching ImageError if not.
 
@@ -87,8 +89,13 @@ def check_image(
         allow_batch: if False, ``B`` must be 1.
         check_range: if False, skip the ``[0, 1]`` check (for an image being optimised,
             which may stray outside the range between steps; NaN/Inf are still refused).
+        check_finite: if False, skip the NaN/Inf and the range checks: only the type, shape,
+            dtype and size are checked, which costs no pass over the values (the guard of a
+            network's ``forward``, run at every training step).
         min_side: the smallest side; VGG's :data:`MIN_SIDE` unless a network takes smaller
             images (the transform network takes 5 px).
+        min_side_why: the reason for a ``min_side`` other than VGG's, for the message
+            (``"its 9x9 convolution reflects 4 px"``).
 
     Raises:
         ImageError: one line naming ``name``, what was found and how to fix it.
@@ -96,10 +103,27 @@ def check_image(
     Example:
         >>> check_image(torch.rand(1, 3, 64, 64), "content")
     """
-    _check(x, name, allow_batch=allow_batch, min_side=min_side, check_range=check_range)
+    _check(
+        x,
+        name,
+        allow_batch=allow_batch,
+        min_side=min_side,
+        check_range=check_range,
+        check_finite=check_finite,
+        min_side_why=min_side_why,
+    )
 
 
-def _check(x: object, name: str, *, allow_batch: bool, min_side: int, check_range: bool) -> None:
+def _check(
+    x: object,
+    name: str,
+    *,
+    allow_batch: bool,
+    min_side: int,
+    check_range: bool,
+    check_finite: bool = True,
+    min_side_why: str = "",
+) -> None:
     """The checks behind :func:`check_image`, with the size and range checks adjustable."""
     if not isinstance(x, torch.Tensor):
         raise ImageError(
@@ -137,13 +161,13 @@ def _check(x: object, name: str, *, allow_batch: bool, min_side: int, check_rang
     if not x.is_floating_point():
         hint = "convert with x.float() / 255" if x.dtype == torch.uint8 else "use x.float()"
         raise ImageError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}; {hint}")
-    bad = (~torch.isfinite(x)).sum().item()
+    bad = (~torch.isfinite(x)).sum().item() if check_finite else 0
     if bad:
         raise ImageError(
             f"{name} contains {bad} NaN/Inf value(s) out of {x.numel()}; "
             "find where they come from (a too-large learning rate is a common cause)"
         )
-    if check_range and x.numel():
+    if check_range and check_finite and x.numel():
         lo, hi = x.min().item(), x.max().item()
         if lo < -_ATOL or hi > 1 + _ATOL:
             raise ImageError(f"{name} {_range_problem(lo, hi, 'x')}")
@@ -151,6 +175,12 @@ def _check(x: object, name: str, *, allow_batch: bool, min_side: int, check_rang
         raise ImageError(f"{name} is empty ({shape[2]}x{shape[3]} px); pass an image with pixels")
     if min_side == MIN_SIDE:
         _check_sides(shape[2], shape[3], name)
+    elif min(shape[2:]) < min_side:
+        why = f" ({min_side_why})" if min_side_why else ""
+        raise ImageError(
+            f"{name} is {shape[2]}x{shape[3]} px (HxW); it needs at least {min_side} px on each "
+            f"side{why}; use a larger image"
+        )
 
 
 def _check_sides(h: int, w: int, name: str, fix: str | None = None) -> None:

@@ -35,24 +35,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
-import urllib.error
-import urllib.request
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import OutputError, WeightsError
-from .files import atomic_path, check_target
-from .layers import build_features, check_arch, layer_index
+from stylelib.downloads import DOWNLOAD_TIMEOUT_S, DownloadError, install_file, sha256_file
+from stylelib.downloads import download as download_file
+from stylelib.errors import OutputError, WeightsError
+from stylelib.files import atomic_write, check_target
+from stylelib.layers import build_features, check_arch, layer_index
 
 EXPORT_FORMAT = "stylelib-vgg-features"
 MIRROR_ENV = "STYLELIB_WEIGHTS_MIRROR"
-DOWNLOAD_TIMEOUT_S = 20.0
 
 
 # --- what the weights expect ---------------------------------------------------------------
@@ -424,30 +421,29 @@ def download(
     timeout: float = DOWNLOAD_TIMEOUT_S,
     progress: bool = True,
 ) -> Path:
-    """Download a published file into the cache, check it, return the path."""
+    """Download a published file into the cache, check it, return the path.
+
+    Through :func:`stylelib.downloads.download`: its timeout policy (``timeout`` seconds per
+    connection attempt and per read), its progress bar, and a file published only once its
+    SHA-256 prefix, or for files with no published hash its keys and shapes, are right.
+    """
     entry = published(arch, source)
     url = weights_url(arch, source)
-    dest = cache_dir() / entry.name
+    check = None if entry.sha256_prefix else lambda p: _check_structure(p, entry)
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            size = int(response.headers.get("Content-Length") or 0) or None
-            _atomic_copy(
-                lambda out: _stream(response, out, size, progress),
-                dest,
-                entry.sha256_prefix,
-                check=None if entry.sha256_prefix else lambda p: _check_structure(p, entry),
-            )
+        return download_file(
+            url,
+            cache_dir() / entry.name,
+            sha256_prefix=entry.sha256_prefix,
+            check=check,
+            timeout=timeout,
+            progress=progress,
+        )
     except WeightsError as exc:
-        raise WeightsUnavailable(
-            unavailable_message(arch, f"downloaded file rejected: {exc}", source)
-        ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise WeightsUnavailable(
-            unavailable_message(arch, f"download from {url} failed: {reason}", source)
-        ) from None
-    return dest
+        reason = f"downloaded file rejected: {exc}"
+    except (DownloadError, OutputError) as exc:
+        reason = str(exc)
+    raise WeightsUnavailable(unavailable_message(arch, reason, source))
 
 
 def install(file: str | Path) -> Path:
@@ -465,13 +461,13 @@ def install(file: str | Path) -> Path:
     digest = sha256_file(src)
     for entry in PUBLISHED:
         if entry.sha256_prefix and digest.startswith(entry.sha256_prefix):
-            return _install_copy(src, cache_dir() / entry.name)
+            return install_file(src, cache_dir() / entry.name)
     arch = _exported_arch(src)
     if arch is not None:
-        return _install_copy(src, cache_dir() / export_name(arch))
+        return install_file(src, cache_dir() / export_name(arch))
     entry = _recognised_by_structure(src)
     if entry is not None:
-        return _install_copy(src, cache_dir() / entry.name)
+        return install_file(src, cache_dir() / entry.name)
     known = ", ".join(f"{e.name} ({e.sha256_prefix})" for e in PUBLISHED if e.sha256_prefix)
     raise WeightsError(
         f"{src} was refused: its SHA-256 begins {digest[:8]}, which matches none of {known}, "
@@ -535,7 +531,8 @@ def export(arch: str, out: str | Path | None = None, *, overwrite: bool = False)
         "digest": tensor_digest(state),
         "state_dict": state,
     }
-    _atomic_copy(lambda f: torch.save(payload, f), dest, overwrite=overwrite)
+    with atomic_write(dest, overwrite=overwrite) as f:
+        torch.save(payload, f)
     return dest
 
 
@@ -564,14 +561,6 @@ def status() -> list[dict]:
     return rows
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def tensor_digest(state: dict[str, torch.Tensor]) -> str:
     """SHA-256 over names, shapes and bytes: the same tensors give the same digest."""
     digest = hashlib.sha256()
@@ -595,45 +584,3 @@ def _exported_arch(path: Path) -> str | None:
     ):
         return None
     return obj["arch"]
-
-
-def _install_copy(src: Path, dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if src.resolve() != dest.resolve():
-        with open(src, "rb") as f:
-            _atomic_copy(lambda out: shutil.copyfileobj(f, out, 1 << 20), dest)
-    return dest
-
-
-def _stream(response, out, size: int | None, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
-    with tqdm(total=size, unit="B", unit_scale=True, disable=not progress, desc="download") as bar:
-        for chunk in iter(lambda: response.read(1 << 20), b""):
-            out.write(chunk)
-            bar.update(len(chunk))
-
-
-def _atomic_copy(
-    write: Callable,
-    dest: Path,
-    expect_prefix: str | None = None,
-    check: Callable[[Path], None] | None = None,
-    *,
-    overwrite: bool = True,
-) -> None:
-    """Run ``write(file)`` on a temporary file beside ``dest``, check, then move it there.
-
-    ``overwrite``: True for the cache (a download or an install replaces what is there);
-    :func:`export` writes the user's file and passes the user's choice.
-    """
-    dest = Path(dest)
-    if not dest.parent.is_dir():
-        raise WeightsError(f"cannot write {dest}: the folder {dest.parent} does not exist")
-    with atomic_path(dest, suffix=".part", overwrite=overwrite) as tmp:
-        with open(tmp, "wb") as out:
-            write(out)
-        if expect_prefix and not sha256_file(tmp).startswith(expect_prefix):
-            raise WeightsError(f"SHA-256 does not begin with {expect_prefix}")
-        if check is not None:
-            check(tmp)

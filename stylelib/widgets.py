@@ -1,22 +1,21 @@
 """The control panel: Gatys style transfer with pickers, sliders and a live preview.
 
-:class:`ControlPanel` is :func:`stylelib.gatys.transfer.transfer` with its arguments on widgets. Run
-reads the widgets once into a :class:`~stylelib.gatys.config.GatysConfig` (:meth:`ControlPanel.config`)
-and starts ``transfer`` in a background thread, so the notebook stays responsive; its
-``callback`` updates the preview, the loss curves and the status line every few steps, and
-returns True once Stop was pressed, which makes ``transfer`` return the best image so far.
+:class:`ControlPanel` is :func:`stylelib.gatys.transfer.transfer` with its arguments on
+widgets. Run reads the widgets once into a :class:`~stylelib.gatys.config.GatysConfig`
+(:meth:`ControlPanel.config`) and starts ``transfer`` in a background thread, so the
+notebook stays responsive; its ``callback`` updates the preview, the loss curves and the
+status line every few steps, and returns True once Stop was pressed, which makes
+``transfer`` return the best image so far.
 Changing a widget during a run changes the next run, never the running one.
 
-:class:`AdaINPanel` puts the test-time controls of arbitrary style transfer (Huang & Belongie
-2017: α, interpolation between two styles, colour preservation) on sliders; each move costs
-one decoder pass.
+AdaIN's test-time controls have their own panel: :class:`stylelib.adain_panel.AdaINPanel`.
 
 From a background thread, setting a widget's value reaches the browser but printing inside
 ``with output:`` does not, so the panel reports through its own status line.
 
 Example:
     >>> from dataclasses import replace
-    >>> from stylelib.config import preset
+    >>> from stylelib.presets import get as preset
     >>> from stylelib.widgets import ControlPanel
     >>> panel = ControlPanel(replace(preset("gatys2016"), weights="random", size=48, steps=6))
     >>> panel  # doctest: +SKIP
@@ -38,21 +37,17 @@ import torch
 from PIL import Image as PILImage
 
 from stylelib import data, weights
-from stylelib.adain import layer as adain_layer
-from stylelib.adain import networks as adain_networks
 from stylelib.config import style_layer_weights
+from stylelib.devices import describe_device, pick_device
+from stylelib.env import quick_mode
+from stylelib.errors import StylelibError, one_line
+from stylelib.figures import figure_png, image_png, plot_losses
 from stylelib.gatys.config import GatysConfig
 from stylelib.gatys.transfer import Result, transfer
+from stylelib.images import load_image, save_image
+from stylelib.layers import block_of
+from stylelib.layers import layers as vgg_layers
 from stylelib.presets import get as preset
-
-from .color import match_colors
-from .devices import describe_device, pick_device
-from .env import quick_mode
-from .errors import StylelibError, one_line
-from .figures import figure_png, image_png, plot_losses
-from .images import load_image, save_image
-from .layers import block_of
-from .layers import layers as vgg_layers
 
 PRESET_LABELS = {
     "gatys2016": "Gatys 2016, the paper",
@@ -83,7 +78,7 @@ def _start_sizes(device: torch.device) -> tuple[int, int, int, int]:
 
 
 class ControlPanel:
-    """Widgets around :func:`~stylelib.gatys.transfer.transfer`; a cell ending in ``panel`` shows it.
+    """Widgets around :func:`~stylelib.gatys.transfer.transfer`; end a cell with it to show it.
 
     Args:
         config: the starting values; fields the panel does not show (``weights``, ``device``,
@@ -541,114 +536,6 @@ class _Job:
         return self.config.steps + (self.config.scales - 1) * coarse
 
 
-# ---------------------------------------------------------------------- AdaIN's controls
-
-
-class AdaINPanel:
-    """AdaIN's test-time controls on sliders (Huang & Belongie 2017, Eq. 14 and Sec. 7.3).
-
-    α trades content for style (t = α AdaIN(f(c), f(s)) + (1 − α) f(c)); with two styles,
-    ``mix`` moves the interpolation weights from (1, 0) to (0, 1); ``preserve colour``
-    recolours the styles to the photo's colours first. The encoder runs once per colour
-    setting and its features are kept: moving a slider costs one decoder pass, which is the
-    point of the method (no optimisation, no training per style).
-
-    Example:
-        >>> from stylelib.adain import networks as adain_networks
-        >>> net = adain_networks.AdaINNet(adain_networks.Encoder.from_vgg("random", normalize=False),
-        ...                      adain_networks.Decoder())  # doctest: +SKIP
-        >>> AdaINPanel(net, photo, [painting_a, painting_b])  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        net: adain_networks.AdaINNet,
-        content: torch.Tensor,
-        styles: torch.Tensor | list[torch.Tensor],
-        *,
-        alpha: float = 1.0,
-        mix: float = 0.5,
-        preserve_color: bool = False,
-        width: int = 256,
-    ) -> None:
-        self.net, self.content = net, content
-        self.styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
-        self._features: dict[bool, tuple] = {}
-        self.alpha = w.FloatSlider(
-            value=alpha, min=0.0, max=1.0, step=0.05, description="α (style)", style=_LABEL
-        )
-        self.mix = w.FloatSlider(
-            value=mix,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            description="style 1 → 2",
-            style=_LABEL,
-            disabled=len(self.styles) != 2,
-        )
-        self.color = w.Checkbox(value=preserve_color, description="preserve colour")
-        self.image = w.Image(format="png", layout=_box(width))
-        self.status = w.HTML()
-        thumbs = [
-            w.Image(value=image_png(x), format="png", layout=_box(96))
-            for x in [content, *self.styles]
-        ]
-        for control in (self.alpha, self.mix, self.color):
-            control.observe(lambda change: self.update(), names="value")
-        self.widget = w.VBox(
-            [w.HBox(thumbs), self.alpha, self.mix, self.color, self.image, self.status]
-        )
-        self.update()
-
-    def style_weights(self) -> list[float] | None:
-        """(1 − mix, mix) with two styles; None (equal weights) otherwise."""
-        return [1.0 - self.mix.value, self.mix.value] if len(self.styles) == 2 else None
-
-    def _encoded(self, preserve: bool) -> tuple:
-        if preserve not in self._features:
-            styles = self.styles
-            if preserve:
-                styles = [match_colors(s, self.content, "linear") for s in styles]
-            with torch.no_grad():
-                self._features[preserve] = (
-                    self.net.encoder(self.content),
-                    [self.net.encoder(s) for s in styles],
-                )
-        return self._features[preserve]
-
-    def result(self) -> torch.Tensor:
-        """The stylised image for the widgets' values, ``(1, 3, H, W)`` in [0, 1]."""
-        content_feat, style_feats = self._encoded(self.color.value)
-        weights = self.style_weights()
-        if weights is not None and sum(weights) == 0:
-            weights = None
-        t = adain_layer.target(
-            content_feat, style_feats, alpha=self.alpha.value, style_weights=weights
-        )
-        with torch.no_grad():
-            out = self.net.decoder(t)
-        h, w_ = self.content.shape[-2:]
-        return out[..., :h, :w_].clamp(0.0, 1.0)
-
-    def update(self) -> None:
-        """Recompute the picture and the status line from the widgets."""
-        start = time.perf_counter()
-        self.image.value = image_png(self.result())
-        mix = f", {self.mix.value:.0%} of style 2" if len(self.styles) == 2 else ""
-        self.status.value = (
-            f"α {self.alpha.value:.2f}{mix}{', colours kept' if self.color.value else ''}: "
-            f"{(time.perf_counter() - start) * 1000:.0f} ms"
-        )
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-
 # ---------------------------------------------------------------------- small helpers
 
 
@@ -703,4 +590,4 @@ def _placeholder(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-__all__ = ["ControlPanel", "control_panel", "AdaINPanel", "style_layer_weights", "PRESET_LABELS"]
+__all__ = ["ControlPanel", "control_panel", "PRESET_LABELS"]

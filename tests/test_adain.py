@@ -509,7 +509,7 @@ def test_config_checks_fields_and_presets_differ_in_normalisation():
     ):
         with pytest.raises(ValueError, match=fragment):
             tiny(**changes)
-    with pytest.raises(ValueError, match="unknown AdaIN preset"):
+    with pytest.raises(ValueError, match="unknown preset .adain."):
         get("adain")
 
 

@@ -2,8 +2,9 @@
 every bad input -> exit 2 with one line.
 
 In-process through ``stylelib.cli.main`` on random VGG16 weights, 32 px patches, a few
-steps. Oracle for ``upscale``: the file it writes equals :func:`stylelib.superres.network.upscale_image`
-of the same input through the same checkpoint, to the 8-bit rounding of a PNG.
+steps. Oracle for ``upscale``: the file it writes equals
+:func:`stylelib.superres.network.upscale_image` of the same input through the same
+checkpoint, to the 8-bit rounding of a PNG.
 """
 
 from __future__ import annotations

@@ -57,8 +57,12 @@ def test_johnson_presets():
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_names_real_layers(name):
     cfg = PRESETS[name]
-    for layer in cfg.content_layers + cfg.style_layers:
-        assert layer in layer_names(cfg.arch)
+    arch = getattr(cfg, "arch", "vgg19")  # AdaIN's encoder is VGG-19
+    named = [getattr(cfg, f, ()) for f in ("content_layers", "style_layers", "feature_layer")]
+    layers = [n for value in named for n in ((value,) if isinstance(value, str) else value)]
+    assert layers, f"{name} names no layer"
+    for layer in layers:
+        assert layer in layer_names(arch)
 
 
 def test_frozen_and_replace():

@@ -1,7 +1,7 @@
 """Tests for stylelib.data: built-in photos, procedural styles, the artwork catalogue.
 
-Everything runs offline: artworks come from fake JPEGs in a temporary mirror folder, and
-downloads either hit a monkeypatched ``pooch.retrieve`` or a refused loopback port.
+Everything runs offline: artworks come from fake JPEGs in a temporary mirror folder or a
+``file://`` address, and the other downloads go to a refused loopback port.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pooch
 import pytest
-import requests
 import torch
 from PIL import Image
 
@@ -36,22 +34,20 @@ def private_data_folders(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def no_download(monkeypatch):
-    """Fail the test if anything asks pooch to download."""
+    """Fail the test if anything asks for a download."""
 
     def refuse(*args, **kwargs):
-        pytest.fail(f"pooch.retrieve was called: {args} {kwargs}")
+        pytest.fail(f"a download was asked for: {args} {kwargs}")
 
-    monkeypatch.setattr(pooch, "retrieve", refuse)
+    monkeypatch.setattr(data, "download", refuse)
 
 
 @pytest.fixture
 def network_down(monkeypatch):
-    """pooch.retrieve fails the way requests does when there is no network."""
-
-    def fail(url, *args, **kwargs):
-        raise requests.ConnectionError(f"Max retries exceeded with url: {url}")
-
-    monkeypatch.setattr(pooch, "retrieve", fail)
+    """Every artwork's address on a closed loopback port: the real download fails at once."""
+    for key, art in data.ARTWORKS.items():
+        closed = dataclasses.replace(art, url=f"http://127.0.0.1:9/{art.filename}")
+        monkeypatch.setitem(data.ARTWORKS, key, closed)
 
 
 def fake_jpeg(path: Path, size=(80, 60)) -> Path:
@@ -242,7 +238,7 @@ def test_mirror_without_the_file_falls_back_and_says_so(tmp_path, monkeypatch, n
 
 
 def test_refused_address_fails_fast_and_leaves_no_file(private_data_folders, monkeypatch):
-    """The real pooch and requests, against a closed loopback port."""
+    """The real download helper, against a closed loopback port."""
     art = dataclasses.replace(data.ARTWORKS["great_wave"], url="http://127.0.0.1:9/wave.jpg")
     monkeypatch.setitem(data.ARTWORKS, "great_wave", art)
     with pytest.raises(data.DataUnavailable, match="http://127.0.0.1:9/wave.jpg") as info:
@@ -302,3 +298,29 @@ def test_sample_photos_make_a_training_folder(tmp_path):
     before = paths[0].stat().st_mtime_ns
     data.sample_photos(tmp_path / "photos", size=64)
     assert paths[0].stat().st_mtime_ns == before  # existing files are left alone
+
+
+def test_a_missing_artwork_is_downloaded_once_into_the_cache(
+    tmp_path, private_data_folders, monkeypatch
+):
+    source = fake_jpeg(tmp_path / "source.jpg")
+    art = dataclasses.replace(data.ARTWORKS["shipwreck"], url=source.as_uri())
+    monkeypatch.setitem(data.ARTWORKS, "shipwreck", art)
+    path = data.artwork_path("shipwreck", progress=False)
+    assert path == private_data_folders / art.filename
+    assert path.read_bytes() == source.read_bytes()
+    source.unlink()  # a second call reads the cache, not the address
+    assert data.artwork_path("shipwreck", progress=False) == path
+
+
+def test_a_download_that_is_not_a_picture_is_refused_and_not_kept(
+    tmp_path, private_data_folders, monkeypatch
+):
+    page = tmp_path / "quota.html"
+    page.write_text("<html>too many requests</html>")
+    art = dataclasses.replace(data.ARTWORKS["shipwreck"], url=page.as_uri())
+    monkeypatch.setitem(data.ARTWORKS, "shipwreck", art)
+    with pytest.raises(data.DataUnavailable, match="not an image") as info:
+        data.artwork_path("shipwreck", progress=False)
+    assert "\n" not in str(info.value)
+    assert list(private_data_folders.iterdir()) == []

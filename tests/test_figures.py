@@ -153,20 +153,6 @@ def test_png_bytes_of_an_image_and_of_a_figure():
     assert large.size[0] == 2 * small.size[0]
 
 
-def test_viz_names_still_work_for_one_release_with_a_warning():
-    from stylelib import diagrams
-    from stylelib.diagrams import vgg_diagram
-    from stylelib.figures import nope, show_images
-
-    with pytest.warns(
-        DeprecationWarning, match=r"stylelib\.viz\.show_images is now stylelib\.figures"
-    ):
-        assert show_images is figures.show_images
-    with pytest.warns(DeprecationWarning, match=r"stylelib\.diagrams\.vgg_diagram"):
-        assert vgg_diagram is diagrams.vgg_diagram
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        nope  # noqa: B018
-
 
 def test_the_figure_title_never_touches_a_panel_title():
     """A square panel among landscape ones reaches higher; its title must stay clear of the

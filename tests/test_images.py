@@ -423,6 +423,26 @@ def test_check_image_explains_what_is_wrong(x, match):
     assert str(err).startswith("content")
 
 
+def test_check_image_with_a_networks_own_smallest_side_says_why():
+    net_input = {"min_side": 5, "min_side_why": "its 9x9 convolution reflects 4 px"}
+    check_image(torch.rand(1, 3, 5, 7), "Net's input", **net_input)  # below VGG's 32 px
+    err = _raises_one_line(
+        ImageError, "at least 5 px on each side", check_image, torch.rand(1, 3, 4, 9), **net_input
+    )
+    assert "4x9 px" in str(err) and "(its 9x9 convolution reflects 4 px)" in str(err)
+    assert "32 px" not in str(err)  # VGG's rule is not this network's
+
+
+def test_check_image_without_the_value_checks_looks_at_shape_and_dtype_only():
+    values = torch.full((1, 3, 8, 8), float("nan"))
+    check_image(values * 255, min_side=1, check_finite=False)  # NaN and 0-255 pass
+    with pytest.raises(ImageError, match="NaN"):
+        check_image(values, min_side=1, check_range=False)  # check_range alone keeps NaN out
+    with pytest.raises(ImageError, match="dtype torch.uint8"):
+        check_image(values.to(torch.uint8), min_side=1, check_finite=False)
+    check_image(torch.rand(1, 3, 2, 2, device="meta"), min_side=1, check_finite=False)
+
+
 def test_check_image_allow_batch_false():
     check_image(torch.rand(1, 3, 40, 40), allow_batch=False)
     _raises_one_line(

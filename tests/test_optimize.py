@@ -115,6 +115,7 @@ class EvaluateSpy:
             return loss, parts
 
         monkeypatch.setattr(gatys_transfer, "evaluate", spy)
+        monkeypatch.setattr(gatys_objective, "evaluate", spy)  # gradient_scale evaluates too
 
     def best(self, calls: slice) -> torch.Tensor:
         """The image of lowest loss among ``calls``, as the user sees it (clamped)."""
@@ -835,14 +836,6 @@ def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
     assert parts["style_total"] > 0.02 * ours and parts["content_total"] > 0.02 * ours
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=0)
 
-
-def test_the_old_name_stylize_still_works_for_one_release():
-    with pytest.warns(
-        DeprecationWarning, match=r"optimize\.stylize is now stylelib\.optimize\.transfer"
-    ):
-        old = gatys_transfer.transfer(content(), style(), config(steps=1), progress=False)
-    new = transfer(content(), style(), config(steps=1), progress=False)
-    assert torch.equal(old.image, new.image) and old.steps == new.steps == 1
 
 
 def test_the_balance_meter_is_each_weighted_terms_gradient_rms():

@@ -15,7 +15,8 @@ from stylelib.config import check_fields
 from stylelib.data import procedural_style
 from stylelib.images import save_image
 from stylelib.johnson.config import CHECKPOINT as JOHNSON
-from stylelib.trainkit import TrainingRun, collate, list_images, run_training, seed_all
+from stylelib.trainkit import TrainingRun, run_training, seed_all
+from stylelib.trainset import list_images
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class DarkenRun(TrainingRun):
     def __init__(self, data, config, output, resume, procs, overwrite=False):
         super().__init__(config, output, resume, overwrite, None, procs)
         self.use_data(list_images(data), data)
-        self.check_resumable(kind=JOHNSON)
+        self.check_resumable()
         seed_all(config.seed)
         net = nn.Conv2d(3, 3, 1)
         self.start(net, torch.optim.Adam(net.parameters(), lr=config.lr))
@@ -98,12 +99,3 @@ def test_a_kind_reads_only_its_own_checkpoints(photos, tmp_path):
         load_checkpoint(out, kind=JOHNSON)  # the Johnson kind, the default
     with pytest.raises(CheckpointError, match="with other settings .*lr 0.01 -> 0.02"):
         run(photos, DarkenConfig(steps=4, lr=0.02), out, resume=out)
-
-
-def test_collate_stacks_tensors_or_tuples_of_them():
-    a, b = torch.zeros(3, 4, 4), torch.ones(3, 4, 4)
-    batch, skipped = collate([(a, ()), (b, (("x.png", "broken"),))])
-    assert batch.shape == (2, 3, 4, 4) and skipped == [("x.png", "broken")]
-    pair, _ = collate([((a, b), ()), ((b, a), ())])
-    assert [p.shape for p in pair] == [(2, 3, 4, 4)] * 2
-    assert torch.equal(pair[0][1], b) and torch.equal(pair[1][1], a)

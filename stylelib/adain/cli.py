@@ -23,25 +23,33 @@ import os
 import sys
 from pathlib import Path
 
+from stylelib.adain.config import CHECKPOINT, PRESETS, AdaINConfig
 from stylelib.commands import (
+    add_device,
+    add_output,
+    add_overwrite,
+    add_training_flags,
     apply_each,
+    config_from_args,
     expand_inputs,
     finish_training,
     output_folder,
     plan_outputs,
+    resumed_or,
 )
+from stylelib.presets import get as preset
 
 # --- stylelib adain -------------------------------------------------------------------------
 
 
 def _network_files(args: argparse.Namespace):
     """The decoder and encoder to load: the flags, else the installed published files."""
-    from stylelib.adain.layer import models
+    from stylelib import catalogue
     from stylelib.errors import WeightsError
 
     decoder = args.decoder
     if decoder is None:
-        decoder = models.path("adain-decoder")
+        decoder = catalogue.path("adain-decoder")
         if decoder is None:
             raise WeightsError(
                 "no AdaIN decoder: pass --decoder FILE (the port's decoder.pth, or a model from "
@@ -53,19 +61,20 @@ def _network_files(args: argparse.Namespace):
         from stylelib.adain.networks import checkpoint_config
 
         if checkpoint_config(decoder) is None:  # the published decoder: the published encoder
-            encoder = models.path("adain-vgg") or "gatys"
+            encoder = catalogue.path("adain-vgg") or "gatys"
     return decoder, encoder
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Refuse a bad --alpha or --style-weights before any file is read."""
-    from stylelib.adain.layer import _check_alpha, normalized_weights
+    from stylelib.adain.layer import _check_alpha
+    from stylelib.blend import blend_weights
 
     _check_alpha(args.alpha)
     if args.style_weights is not None:
         if len(args.styles) < 2:
             raise ValueError("--style-weights mixes several styles; give two or more STYLE images")
-        normalized_weights(args.style_weights, len(args.styles))
+        blend_weights(args.style_weights, len(args.styles))
 
 
 def cmd_adain(args: argparse.Namespace) -> int:
@@ -127,24 +136,11 @@ def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> 
 # --- stylelib train-adain ----------------------------------------------------------------------
 
 
-def adain_config(args: argparse.Namespace):
+def adain_config(args: argparse.Namespace) -> AdaINConfig:
     """The run's AdaINConfig: ``--preset`` (or, resuming without one, the checkpoint's
     settings) with every flag the user gave replaced in it."""
-    from dataclasses import fields, replace
-
-    from stylelib.adain.config import CHECKPOINT as ADAIN_CHECKPOINT
-    from stylelib.adain.config import AdaINConfig
-    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
-    from stylelib.presets import get as preset
-
-    if args.preset is None and args.resume:
-        checkpoint = load_checkpoint(args.resume, kind=ADAIN_CHECKPOINT)
-        base = config_from_checkpoint(checkpoint, ADAIN_CHECKPOINT)
-    else:
-        base = preset(args.preset or "adain2017")
-    names = {f.name for f in fields(AdaINConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    return replace(base, **given)
+    base = resumed_or(args, CHECKPOINT, preset(args.preset or "adain2017"))
+    return config_from_args(args, base)
 
 
 def cmd_train_adain(args: argparse.Namespace) -> int:
@@ -180,48 +176,19 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """Flags named after AdaINConfig fields (dest), default None: the preset decides."""
+    """``--content DIR --styles DIR``, then a flag per AdaINConfig field, default None: the
+    preset decides (see :func:`stylelib.commands.add_training_flags`)."""
     p.add_argument("--content", required=True, metavar="DIR", help="folder of photos (MS-COCO)")
     p.add_argument("--styles", required=True, metavar="DIR", help="folder of paintings (WikiArt)")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL.pth", help="checkpoint file")
-    g = p.add_argument_group("what to train (defaults come from --preset)")
-    g.add_argument(
-        "--preset",
-        choices=["adain2017", "adain2017-code"],
-        help="adain2017: lambda 10 on mean squares (the PyTorch port, default); "
+    add_training_flags(
+        p,
+        AdaINConfig,
+        "what to train (defaults come from --preset)",
+        presets=PRESETS,
+        preset_help="adain2017: lambda 10 on mean squares (the PyTorch port, default); "
         "adain2017-code: lambda 0.01 on summed squares (the authors' Torch code); with "
         "--resume, the checkpoint's settings",
     )
-    g.add_argument(
-        "--encoder",
-        metavar="gatys|imagenet|random|PATH",
-        help="VGG-19 weights of the encoder, or the port's vgg_normalised.pth (default gatys)",
-    )
-    g.add_argument(
-        "--no-normalize-encoder",
-        dest="normalize_encoder",
-        action="store_const",
-        const=False,
-        help="use the encoder's weights as they are (default: rescaled to mean activation 1, "
-        "as the authors' normalised VGG-19; a no-op for gatys and their file)",
-    )
-    g.add_argument("--steps", type=int, help="Adam iterations (the codes: 160000)")
-    g.add_argument("--image-size", type=int, help="side of the training crops (paper: 256)")
-    g.add_argument("--load-size", type=int, help="smallest side before cropping (paper: 512)")
-    g.add_argument("--batch-size", type=int, help="global batch of pairs (paper: 8)")
-    g.add_argument("--style-weight", type=float, help="lambda of Eq. 11")
-    g.add_argument("--content-weight", type=float, help="weight of L_c (1.0)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (the codes: 1e-4)")
-    g.add_argument("--lr-decay", type=float, help="lr / (1 + decay * step) (the codes: 5e-5)")
-    g.add_argument("--seed", type=int, help="seed of initialisation, data order and crops")
-    g = p.add_argument_group("running")
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
-    g.add_argument("--workers", type=int, help="data-loading processes (default 0)")
-    g.add_argument("--checkpoint-every", type=int, metavar="N", help="save every N steps (10000)")
-    g.add_argument("--resume", metavar="MODEL.pth", help="continue from this checkpoint")
-    g.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
-    g.add_argument("--overwrite", action="store_true", help="replace -o MODEL if it exists")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -237,12 +204,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "styles", nargs="+", metavar="STYLE", help="a painting; several are mixed (Sec. 7.3)"
     )
-    s.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="output file for one photo; a folder (made if missing) for a folder of photos",
-    )
+    add_output(s, "output file for one photo; a folder (made if missing) for a folder of photos")
     s.add_argument(
         "--style-weights",
         type=float,
@@ -275,8 +237,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--size", type=int, default=512, help="long side of the photo (512)")
     s.add_argument("--style-size", type=int, default=512, help="long side of the styles (512)")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_device(s)
+    add_overwrite(s, "replace existing outputs")
     s.set_defaults(func=cmd_adain)
 
     t = sub.add_parser(

@@ -65,6 +65,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from stylelib.blend import blend_weights
+
 EPS = 1e-5  # inside the square root of σ (Eq. 6; both codes' default)
 
 
@@ -160,7 +162,8 @@ def target(
 
     - one style: t = AdaIN(f(c), f(s));
     - several styles, ``style_weights`` w_k (Sec. 7.3, style interpolation): t = Σ_k w_k
-      AdaIN(f(c), f(s_k)), the weights rescaled to sum to 1 (default: equal);
+      AdaIN(f(c), f(s_k)), the weights rescaled to sum to 1 by
+      :func:`stylelib.blend.blend_weights` (default: equal);
     - ``masks``, one per style (spatial control): each region of the content gets AdaIN with
       its style's statistics and the statistics of the content *in that region*;
     - ``alpha`` (Eq. 14, content-style trade-off): t ← α t + (1 − α) f(c); α = 0 gives back
@@ -187,7 +190,7 @@ def target(
             )
         t = _regional(content_feat, styles, masks, eps, unbiased)
     else:
-        w = normalized_weights(style_weights, len(styles))
+        w = blend_weights(style_weights, len(styles), name="style", styles="styles")
         t = sum(
             wk * adain(content_feat, s, eps, unbiased=unbiased)
             for wk, s in zip(w, styles, strict=True)
@@ -202,22 +205,6 @@ def _check_alpha(alpha: object) -> float:
             f"style), got {alpha!r}"
         )
     return float(alpha)
-
-
-def normalized_weights(weights: Sequence[float] | None, k: int) -> list[float]:
-    """``weights`` rescaled to sum to 1 (None: K equal weights); a ValueError if unusable."""
-    if weights is None:
-        return [1.0 / k] * k
-    weights = [float(w) for w in weights]
-    if len(weights) != k:
-        raise ValueError(f"{len(weights)} style weights for {k} styles; give one weight per style")
-    if any(not w >= 0 or w == float("inf") for w in weights) or sum(weights) == 0:
-        raise ValueError(
-            f"style weights must be finite numbers >= 0, not all 0, got {weights}; "
-            "e.g. 1 1 for an even mix"
-        )
-    total = sum(weights)
-    return [w / total for w in weights]
 
 
 def _as_masks(masks: Sequence[Tensor] | Tensor, k: int, size: tuple[int, int]) -> list[Tensor]:

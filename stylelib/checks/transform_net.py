@@ -17,12 +17,11 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from stylelib import blocks, johnson
+from stylelib.checks.harness import SEED, library_calls, raised, randn, run
+from stylelib.checks.trace import NORMS, Call, Trace
 from stylelib.johnson import network as johnson_network
-
-from .harness import SEED, library_calls, raised, randn, run
 
 # (channels, input shape): a batch of 2, so that batch statistics differ from each image's own;
 # H ≠ W; and a second, odd channel count, so that nothing may be fixed to one size.
@@ -35,87 +34,8 @@ EXPECTED = ("conv", "instance norm", "ReLU", "conv", "instance norm")
 RTOL = 1e-4  # float32, of the largest expected magnitude
 BLOCK = "Johnson's block: conv3x3, instance norm, ReLU, conv3x3, instance norm, then x + that"
 
-# --- Watching the block run -------------------------------------------------------------------
 
-# function -> positions of (weight, bias) among its positional arguments
-_NORM_ARGS: dict[Callable, tuple[int, int]] = {
-    F.instance_norm: (3, 4),
-    torch.instance_norm: (1, 2),
-    F.batch_norm: (3, 4),
-    torch.batch_norm: (1, 2),
-    F.group_norm: (2, 3),
-    torch.group_norm: (2, 3),
-    F.layer_norm: (2, 3),
-    torch.layer_norm: (2, 3),
-}
-_ACTIVATIONS = {"relu": "ReLU", "relu_": "ReLU"} | {
-    name: name for name in ("leaky_relu", "elu", "gelu", "selu", "silu", "sigmoid", "tanh", "relu6")
-}
-_NORMS = ("instance norm", "batch norm", "group norm", "layer norm")
-
-
-class _Call(NamedTuple):
-    """One layer-like call of the block: its kind and, for convolutions and norms, weights."""
-
-    kind: str  # "conv", "instance norm", "batch norm", ..., "ReLU", "leaky_relu", ...
-    weight: Tensor | None = None
-    bias: Tensor | None = None
-    settings: tuple = ()  # conv: (stride, dilation, groups)
-
-
-def _argument(args: Sequence, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
-    return args[index] if len(args) > index else kwargs.get(name, default)
-
-
-def _pair(value: Any) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _layer_call(func: Callable, args: Sequence, kwargs: dict) -> _Call | None:
-    """The call as a layer of the block, or None for anything else (shapes, additions...)."""
-    name = getattr(func, "__name__", "")
-    if name == "conv2d":
-        settings = (
-            _pair(_argument(args, kwargs, 3, "stride", 1)),
-            _pair(_argument(args, kwargs, 5, "dilation", 1)),
-            _argument(args, kwargs, 6, "groups", 1),
-        )
-        weight, bias = _argument(args, kwargs, 1, "weight"), _argument(args, kwargs, 2, "bias")
-        return _Call("conv", weight, bias, settings)
-    if func in _NORM_ARGS:
-        at_weight, at_bias = _NORM_ARGS[func]
-        weight = _argument(args, kwargs, at_weight, "weight")
-        bias = _argument(args, kwargs, at_bias, "bias")
-        kind = name.replace("_", " ")
-        if kind == "group norm" and _argument(args, kwargs, 1, "num_groups") == args[0].shape[1]:
-            kind = "instance norm"  # one group per channel is instance norm
-        return _Call(kind, weight, bias)
-    if name in _ACTIVATIONS:
-        return _Call(_ACTIVATIONS[name])
-    return None
-
-
-class _Trace(TorchFunctionMode):
-    """Records the layer-like calls; ``on_meta``: also notes a tensor left on the CPU."""
-
-    def __init__(self, on_meta: bool = False) -> None:
-        super().__init__()
-        self.calls: list[_Call] = []
-        self.on_meta, self.cpu_tensor = on_meta, ""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        call = _layer_call(func, args, kwargs)
-        if call is not None:
-            self.calls.append(call)
-        if self.on_meta and not self.cpu_tensor:
-            for value in [*args, *kwargs.values()]:
-                if isinstance(value, Tensor) and value.dim() and value.device.type == "cpu":
-                    self.cpu_tensor = getattr(func, "__name__", "an operation")
-        return func(*args, **kwargs)
-
-
-def _forward(block: nn.Module, x: Tensor, trace: _Trace | None = None) -> Any:
+def _forward(block: nn.Module, x: Tensor, trace: Trace | None = None) -> Any:
     """``block(x)`` through the harness (time limit, input unchanged, no library call)."""
 
     def forward(x: Tensor) -> Any:
@@ -274,7 +194,7 @@ def _check_case(cls: Callable[[int], nn.Module], channels: int, shape: tuple, se
     _randomise(block, seed)
     x = 1.5 * randn(shape, torch.float32, seed + 1) + 0.3
     block.train()
-    trace = _Trace()
+    trace = Trace()
     out = _forward(block, x, trace)
     where = f"ResidualBlock({channels}) on x of shape {tuple(x.shape)}"
     _check_output(out, x, where)
@@ -311,7 +231,7 @@ def _check_output(out: Any, x: Tensor, where: str) -> None:
         )
 
 
-def _convolutions(calls: list[_Call], block: nn.Module, channels: int) -> list[_Call]:
+def _convolutions(calls: list[Call], block: nn.Module, channels: int) -> list[Call]:
     """The two 3x3 convolutions C → C in the order they run, or a message saying what is off."""
     convs = [c for c in calls if c.kind == "conv"]
     c = channels
@@ -360,7 +280,7 @@ def _convolutions(calls: list[_Call], block: nn.Module, channels: int) -> list[_
 
 
 def _check_batch_independence(
-    block: nn.Module, x: Tensor, out: Tensor, calls: list[_Call], where: str
+    block: nn.Module, x: Tensor, out: Tensor, calls: list[Call], where: str
 ) -> None:
     """The output must not be random, and each image's output alone must equal its row of the
     batch's output."""
@@ -387,14 +307,14 @@ def _check_batch_independence(
 
 
 def _norm_candidates(
-    calls: list[_Call], block: nn.Module, channels: int, convs: list[_Call]
+    calls: list[Call], block: nn.Module, channels: int, convs: list[Call]
 ) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor]]:
     """Possible (scale 1, shift 1, scale 2, shift 2): the norms' weights as they ran or, when no
     norm call ran with the block's parameters (a norm written by hand), every order of the
     block's C-vectors that are not convolution biases."""
     params = list(block.parameters())
     owned = {id(p) for p in params}
-    norms = [c for c in calls if c.kind in _NORMS]
+    norms = [c for c in calls if c.kind in NORMS]
 
     def learned(t: Any) -> bool:
         return isinstance(t, Tensor) and id(t) in owned and t.numel() == channels
@@ -411,7 +331,7 @@ def _norm_candidates(
 
 
 def _match(
-    out: Tensor, x: Tensor, convs: list[_Call], candidates: Iterator, channels: int
+    out: Tensor, x: Tensor, convs: list[Call], candidates: Iterator, channels: int
 ) -> tuple[_Roles, _Roles, tuple[str, str]] | None:
     """(weights, the block's own tensors, paddings) with which the paper's block gives ``out``."""
     with torch.no_grad():
@@ -426,9 +346,9 @@ def _match(
     return None
 
 
-def _diagnose(out: Tensor, x: Tensor, calls: list[_Call], convs: list[_Call], c: int) -> str:
+def _diagnose(out: Tensor, x: Tensor, calls: list[Call], convs: list[Call], c: int) -> str:
     """What is wrong with a block whose output no arrangement of its weights explains."""
-    norms = [n for n in calls if n.kind in _NORMS]
+    norms = [n for n in calls if n.kind in NORMS]
     if not norms:
         return (
             "no instance norm found (a normalisation written by hand must normalise each "
@@ -597,7 +517,7 @@ def _check_gradient(
 
 def _check_device(block: nn.Module, x: Tensor, where: str) -> None:
     """The block must run where its input and weights are: here on the ``meta`` device."""
-    trace = _Trace(on_meta=True)
+    trace = Trace(on_meta=True)
     advice = (
         "create tensors in forward with device=x.device (torch.zeros(..., device=x.device)), "
         "and keep fixed tensors as nn.Parameter or register_buffer so that .to() moves them"

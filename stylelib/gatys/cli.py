@@ -1,4 +1,5 @@
-"""``stylelib transfer`` and ``stylelib demo``: Gatys et al.'s image optimisation from the command line."""
+"""``stylelib transfer`` and ``stylelib demo``: Gatys et al.'s image optimisation, run from
+the command line."""
 
 from __future__ import annotations
 
@@ -7,24 +8,37 @@ import contextlib
 import json
 import os
 import sys
+import typing
 from pathlib import Path
 
+from stylelib.commands import (
+    add_config_flags,
+    add_device,
+    add_output,
+    add_overwrite,
+    add_preset,
+    add_quiet,
+    config_from_args,
+    floats,
+)
 from stylelib.errors import OutputError
 from stylelib.files import atomic_write, check_distinct, check_target
+from stylelib.gatys.config import GatysConfig
+from stylelib.presets import get as preset
+from stylelib.presets import names
+
+# --init's names (GatysConfig.init); anything else it is given is an image file
+INIT_CHOICES = typing.get_args(typing.get_type_hints(GatysConfig)["init"])
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from stylelib.gatys.config import GatysConfig
-
-    config = config_from_args(args, GatysConfig)
-    return run_transfer(args, config, args.content, args.styles)
+    return run_transfer(args, transfer_config(args), args.content, args.styles)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from stylelib import weights
-    from stylelib.presets import get as preset
 
     source = args.weights or weights.best_available("vgg19")
     if source == "random":
@@ -47,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     args.output = args.output or _fresh_name(Path.cwd() / "stylelib-demo.png")
-    args.style_blend, args.init, args.save_every, args.log = None, None, 0, None
+    args.style_blend, args.start, args.save_every, args.log = None, None, 0, None
     print(
         f"demo: content '{DEMO_CONTENT}' (scikit-image), style '{DEMO_STYLE}' (made by "
         f"stylelib.data), {config.size} px, {config.steps} L-BFGS steps",
@@ -61,12 +75,12 @@ DEMO_CONTENT, DEMO_STYLE = "chelsea", "mosaic"
 
 def run_transfer(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
     """Check every output first, run :func:`stylelib.gatys.transfer.transfer`, save, report."""
-    from stylelib.images import save_image
     from stylelib.gatys.transfer import transfer
+    from stylelib.images import save_image
 
-    inputs = [s for s in (content, *styles, args.init) if s and Path(s).is_file()]
+    inputs = [s for s in (content, *styles, args.start) if s and Path(s).is_file()]
     out, log_path = check_transfer_outputs(args, config, inputs)
-    init = args.init if args.init and args.init not in INIT_CHOICES else None
+    init = args.start if args.start and args.start not in INIT_CHOICES else None
     with _jsonl_log(log_path, args.overwrite) as log:
         result = transfer(
             _image_arg(content),
@@ -116,15 +130,12 @@ def _is_step_image(path: Path, out: Path, every: int, config) -> bool:
     """Whether ``--save-every EVERY`` will write an image at ``path``."""
     import re
 
-    from stylelib.gatys.transfer import _numbered
+    from stylelib.gatys.transfer import _numbered, level_steps
 
-    steps = config.steps + (config.scales - 1) * (config.coarse_steps or config.steps)
+    steps = sum(level_steps(config))
     found = re.search(r"\.step(\d+)", path.name)
     step = int(found.group(1)) if found else 0
     return 0 < step <= steps and step % every == 0 and _numbered(out, step) == path
-
-
-INIT_CHOICES = ("noise", "content", "style")
 
 
 def _image_arg(spec: str):
@@ -158,135 +169,50 @@ def _jsonl_log(target: Path | None, overwrite: bool):
         yield write
 
 
-def config_from_args(args: argparse.Namespace, kind):
+def transfer_config(args: argparse.Namespace) -> GatysConfig:
     """The preset named by ``--preset`` with every flag the user gave replaced in it."""
-    from dataclasses import fields, replace
-
-    from stylelib.presets import get as preset
-    from stylelib.config import with_style_layers
-
-    config = preset(args.preset)
-    if not isinstance(config, kind):
-        raise ValueError(f"preset {args.preset!r} is not a {kind.__name__} preset")
-    names = {f.name for f in fields(config)}
-    changes = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    if getattr(args, "network", None) is not None:
+    changes = {}
+    if args.network is not None:
         changes["normalize_network"] = args.network == "normalized"
-    if changes.get("init") not in (None, *INIT_CHOICES):
-        del changes["init"]  # a path: passed to transfer as an image, not a config value
-    if "style_layers" in changes and "style_layer_weights" not in changes:
-        config = with_style_layers(config, changes["style_layers"])
-    return replace(config, **changes)
+    if args.start in INIT_CHOICES:  # else a path, passed to transfer as an image
+        changes["init"] = args.start
+    return config_from_args(args, preset(args.preset), **changes)
 
 
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(n.strip() for n in text.split(",") if n.strip())
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(n) for n in text.split(",") if n.strip())
+# The fields whose flags say more than the field: --init also takes an image file, --network
+# names normalize_network's two values. The others are made from GatysConfig, in these groups.
+SKIP = ("init", "normalize_network")
+STYLES = ("style_scale", "color", "scales", "coarse_steps")
+MACHINE = ("arch", "weights", "pooling", "precision")
 
 
 def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``stylelib transfer``: every GatysConfig field, defaults from --preset."""
-    g = p.add_argument_group("what to optimise (defaults come from --preset)")
-    g.add_argument(
-        "--preset",
-        default="gatys2016",
-        choices=["gatys2016", "gatys2016-code", "pytorch-tutorial"],
-        help="gatys2016: the paper (relu4_2; relu1_1..relu5_1, the paper's conv4_2 ... after "
-        "Caffe's in-place ReLU; normalised network, avg pooling, noise init); gatys2016-code: "
-        "the authors' notebook (max pooling, content init, weights 1e3/N^2); "
-        "pytorch-tutorial: the official PyTorch tutorial (raw torchvision weights, "
-        "conv1_1..conv3_1, style weight 1e6)",
-    )
-    g.add_argument("--size", type=int, help="long side of the output in pixels (paper: 512)")
-    g.add_argument("--steps", type=int, help="optimiser iterations per scale (paper code: 500)")
-    g.add_argument("--optimizer", choices=["lbfgs", "adam"], help="L-BFGS (paper) or Adam")
-    g.add_argument("--lr", type=float, help="step size (default 1 for L-BFGS, 0.02 for Adam)")
-    g.add_argument("--content-weight", type=float, help="alpha, the weight of the content loss")
-    g.add_argument("--style-weight", type=float, help="beta, the weight of the style loss")
-    g.add_argument("--tv-weight", type=float, help="weight of the total-variation smoothing")
-    g.add_argument("--tv-kind", choices=["squared", "l1", "isotropic"], help="TV definition")
-    g.add_argument(
-        "--content-layers", type=_names, metavar="L1,L2", help="content layers, e.g. relu4_2"
-    )
-    g.add_argument(
-        "--style-layers",
-        type=_names,
-        metavar="L1,L2,...",
-        help="style layers, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (conv*: pre-ReLU)",
-    )
-    g.add_argument(
-        "--style-layer-weights",
-        type=_floats,
-        metavar="W1,W2,...",
-        help="one weight per style layer (default: equal, 1/L in the Gatys normalisation)",
-    )
-    g.add_argument(
-        "--normalization",
-        choices=["gatys", "johnson"],
-        help="loss normalisation the weights refer to (see stylelib.losses)",
-    )
-    g.add_argument(
-        "--gamma",
-        type=float,
-        help="subtract gamma * L_style(content, x), pushing away the photo's own style "
-        "(try 1e-2 * beta)",
-    )
-    g.add_argument(
+    what = p.add_argument_group("what to optimise (defaults come from --preset)")
+    add_preset(what, names("gatys"), PRESET_HELP, default="gatys2016")
+    what.add_argument(
         "--init",
-        metavar="noise|content|style|PATH",
+        dest="start",
+        metavar="|".join((*INIT_CHOICES, "PATH")),
         help="start from white noise (paper), the content, the style, or an image file",
     )
-    g.add_argument("--seed", type=int, help="seed of the noise and of random weights")
     g = p.add_argument_group("styles and colour")
     g.add_argument(
         "--style-blend",
-        type=_floats,
+        type=floats,
         metavar="W1,W2,...",
         help="one weight per style image (normalised to sum 1); default equal",
     )
-    g.add_argument(
-        "--style-scale",
-        type=float,
-        help="style image size relative to the output (e.g. 0.5 gives larger brush marks)",
-    )
-    g.add_argument(
-        "--color",
-        choices=["none", "luminance", "histogram", "linear"],
-        help="keep the content's colours: luminance-only transfer, or recolour the "
-        "style to the content's histogram / mean and covariance",
-    )
-    g.add_argument(
-        "--scales",
-        type=int,
-        help="coarse-to-fine levels, each twice the size of the last (1 = off)",
-    )
-    g.add_argument(
-        "--coarse-steps", type=int, help="steps at each coarser level (default: --steps)"
-    )
+    add_config_flags(g, GatysConfig, only=STYLES)
     g = p.add_argument_group("network and machine")
-    g.add_argument("--arch", choices=["vgg16", "vgg19"], help="loss network (paper: vgg19)")
-    g.add_argument(
-        "--weights",
-        metavar="imagenet|caffe|gatys|random|PATH",
-        help="VGG weights: torchvision's ImageNet file (default), Caffe's original VGG, the "
-        "authors' normalised VGG-19, seeded random, or a file",
-    )
+    add_config_flags(g, GatysConfig, only=MACHINE)
     g.add_argument(
         "--network",
         choices=["normalized", "raw"],
         help="normalized: rescale every filter to mean activation 1, the paper's units "
         "(Gatys presets); raw: the weights as published (pytorch-tutorial)",
     )
-    g.add_argument("--pooling", choices=["max", "avg"], help="max as trained, or avg (paper)")
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    g.add_argument(
-        "--precision",
-        choices=["fp32", "bf16"],
-        help="bf16 runs VGG under autocast (faster on recent CPUs and GPUs)",
-    )
+    add_device(g, default=None)
     g = p.add_argument_group("output")
     g.add_argument(
         "--save-every",
@@ -298,13 +224,19 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--log", metavar="FILE.jsonl", help="write the losses of every step, one JSON per line"
     )
-    g.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace OUT, its --save-every images and the --log file if they exist "
-        "(never an input)",
+    add_overwrite(
+        g, "replace OUT, its --save-every images and the --log file if they exist (never an input)"
     )
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(g)
+    add_config_flags(what, GatysConfig, skip=SKIP)  # every other field
+
+
+PRESET_HELP = (
+    "gatys2016: the paper (relu4_2; relu1_1..relu5_1, the paper's conv4_2 ... after Caffe's "
+    "in-place ReLU; normalised network, avg pooling, noise init); gatys2016-code: the "
+    "authors' notebook (max pooling, content init, weights 1e3/N^2); pytorch-tutorial: the "
+    "official PyTorch tutorial (raw torchvision weights, conv1_1..conv3_1, style weight 1e6)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -317,21 +249,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("content", help="content image: a file or a built-in name")
     p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images")
-    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
+    add_output(p, "output image (.png, .jpg, ...)")
     add_transfer_arguments(p)
     p.set_defaults(func=cmd_transfer)
 
     p = sub.add_parser("demo", help="the main job on built-in images, about a minute on a CPU")
-    p.add_argument(
-        "-o", "--output", help="output image (default: ./stylelib-demo.png, never overwritten)"
-    )
+    add_output(p, "output image (default: ./stylelib-demo.png, never overwritten)", required=False)
     p.add_argument("--size", type=int, default=256, help="long side in pixels (default 256)")
     p.add_argument("--steps", type=int, default=100, help="L-BFGS steps (default 100)")
     p.add_argument(
         "--weights", metavar="imagenet|random|PATH", help="default: imagenet if cached, else random"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_device(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true", help="replace -o OUT if it exists")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_overwrite(p, "replace -o OUT if it exists")
+    add_quiet(p)
     p.set_defaults(func=cmd_demo)

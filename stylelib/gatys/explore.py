@@ -115,7 +115,7 @@ def gradient_balance(content, style, config: GatysConfig | None = None, *, at=No
 
     Example:
         >>> from dataclasses import replace
-        >>> from stylelib.config import preset
+        >>> from stylelib.presets import get as preset
         >>> import torch
         >>> cfg = replace(preset("gatys2016"), weights="random", size=32, device="cpu")
         >>> meter = gradient_balance(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), cfg)

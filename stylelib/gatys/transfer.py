@@ -17,7 +17,7 @@ Example::
 
     >>> from dataclasses import replace
     >>> import torch
-    >>> from stylelib.config import preset
+    >>> from stylelib.presets import get as preset
     >>> from stylelib.gatys.transfer import transfer
     >>> cfg = replace(preset("gatys2016"), weights="random", size=48, steps=2, device="cpu")
     >>> result = transfer(torch.rand(1, 3, 48, 48), torch.rand(1, 3, 48, 48), cfg, progress=False)
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from stylelib import color
+from stylelib.blend import blend_weights
 from stylelib.devices import pick_device
 from stylelib.errors import Diverged, ImageError
 from stylelib.gatys.config import GatysConfig
@@ -116,6 +117,13 @@ def level_sizes(size: int, scales: int) -> list[int]:
     return [round(size / 2 ** (scales - 1 - i)) for i in range(scales)]
 
 
+def level_steps(config: GatysConfig) -> list[int]:
+    """Steps at each coarse-to-fine level, coarsest first: ``coarse_steps`` (None: ``steps``)
+    at every coarser level, ``steps`` at the last; a run's steps are their sum, and its step
+    numbers (``save_every``, the callback) count on across the levels."""
+    return [config.coarse_steps or config.steps] * (config.scales - 1) + [config.steps]
+
+
 def transfer(
     content,
     style,
@@ -161,7 +169,7 @@ def transfer(
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("no style image was given (an empty list); pass one or more styles")
-    blend = normalise_blend(blend, len(styles))
+    blend = blend_weights(blend, len(styles), name="blend", styles="style images")
     save_every = check_save_every(save_every)
     device = pick_device(config.device)
     content_img = load_image(content, size=config.size)
@@ -348,31 +356,6 @@ def _diverged_message(config: GatysConfig, steps: int, finite: bool = False) -> 
         f"the pixels left [0, 1] by over {MAX_ITERATE:g}" if finite else "the loss became NaN/Inf"
     )
     return f"{what} after step {steps}; {fix}; returning the last good image"
-
-
-def normalise_blend(blend: Sequence[float] | None, n: int) -> list[float]:
-    """One finite, non-negative weight per style image, not all zero, scaled to sum 1."""
-    if blend is None:
-        return [1.0 / n] * n
-    try:
-        if isinstance(blend, (str, bytes)) or any(isinstance(b, (str, bool)) for b in blend):
-            raise TypeError
-        blend = [float(b) for b in blend]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"blend must be numbers, one weight per style image, got {blend!r}"
-        ) from None
-    if len(blend) != n:
-        raise ValueError(
-            f"{len(blend)} blend weights for {n} style images; give one weight per style"
-        )
-    if not all(math.isfinite(b) for b in blend):
-        raise ValueError(f"blend weights must be finite numbers, got {blend}")
-    if any(b < 0 for b in blend) or sum(blend) <= 0:
-        raise ValueError(f"blend weights {blend} must be >= 0 with a positive sum")
-    if not math.isfinite(sum(blend)):  # each finite, their sum not: scale them down first
-        blend = [b / max(blend) for b in blend]
-    return [b / sum(blend) for b in blend]
 
 
 def check_save_every(save_every: object) -> int:

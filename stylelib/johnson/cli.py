@@ -21,38 +21,35 @@ import sys
 from pathlib import Path
 
 from stylelib.commands import (
+    OUTPUTS_HELP,
+    add_device,
+    add_output,
+    add_overwrite,
+    add_precision,
+    add_training_flags,
     apply_each,
+    config_from_args,
     expand_inputs,
     finish_training,
     output_folder,
     plan_outputs,
+    resumed_or,
 )
+from stylelib.johnson.config import CHECKPOINT, PRESETS, JohnsonConfig
+from stylelib.presets import get as preset
 
-PRESETS = ("johnson2016", "johnson2016-code")
 
-
-def train_config(args: argparse.Namespace):
+def train_config(args: argparse.Namespace) -> JohnsonConfig:
     """The run's JohnsonConfig: ``--preset`` (or, resuming without one, the checkpoint's
     settings) with every flag the user gave replaced in it."""
-    from dataclasses import fields, replace
-
-    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
-    from stylelib.johnson.config import CHECKPOINT, JohnsonConfig
-    from stylelib.presets import get as preset
-
-    if args.preset is None and args.resume:
-        base = config_from_checkpoint(load_checkpoint(args.resume, kind=CHECKPOINT), CHECKPOINT)
-    else:
-        base = preset(args.preset or "johnson2016")
-    names = {f.name for f in fields(JohnsonConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    return replace(base, **given)
+    base = resumed_or(args, CHECKPOINT, preset(args.preset or "johnson2016"))
+    return config_from_args(args, base)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from stylelib.johnson.train import train
-    from stylelib.johnson.network import TransformerNet
     from stylelib.blocks import count_parameters
+    from stylelib.johnson.network import TransformerNet
+    from stylelib.johnson.train import train
 
     config = train_config(args)
     rank0 = os.environ.get("RANK", "0") == "0"
@@ -79,48 +76,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """Flags named after JohnsonConfig fields (dest), default None: the preset decides."""
+    """``STYLE --data DIR``, then a flag per JohnsonConfig field, default None: the preset
+    decides (see :func:`stylelib.commands.add_training_flags`)."""
     p.add_argument("style", help="style image: a file or a built-in name (mosaic, starry_night)")
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL.pth", help="checkpoint file")
-    g = p.add_argument_group("what to train (defaults come from --preset)")
-    g.add_argument(
-        "--preset",
-        choices=PRESETS,
-        help="johnson2016: the paper (content relu2_2, the default); johnson2016-code: the "
-        "authors' code (content relu3_3); with --resume, the checkpoint's settings",
+    add_training_flags(
+        p,
+        JohnsonConfig,
+        "what to train (defaults come from --preset)",
+        presets=PRESETS,
+        preset_help="johnson2016: the paper (content relu2_2, the default); johnson2016-code: "
+        "the authors' code (content relu3_3); with --resume, the checkpoint's settings",
+        rename={"transformer_norm": "--norm"},
     )
-    g.add_argument("--steps", type=int, help="Adam iterations (paper: 40000)")
-    g.add_argument("--image-size", type=int, help="side of the training crops (paper: 256)")
-    g.add_argument("--batch-size", type=int, help="global batch (paper: 4)")
-    g.add_argument("--style-size", type=int, help="long side of the style image (code: 256)")
-    g.add_argument("--content-weight", type=float, help="lambda_c (code: 1.0)")
-    g.add_argument("--style-weight", type=float, help="lambda_s (code: 5.0)")
-    g.add_argument("--tv-weight", type=float, help="lambda_TV (paper: 1e-6 to 1e-4)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (paper: 1e-3)")
-    g.add_argument(
-        "--norm",
-        dest="transformer_norm",
-        choices=["instance", "batch"],
-        help="instance (Ulyanov 2016, default) or batch (the paper)",
-    )
-    g.add_argument(
-        "--upsample",
-        choices=["resize", "transpose"],
-        help="resize-then-conv (default, no checkerboard) or transposed conv (the paper)",
-    )
-    g.add_argument("--weights", metavar="imagenet|random|PATH", help="loss network VGG16 weights")
-    g.add_argument("--seed", type=int, help="seed of initialisation, data order and crops")
-    g = p.add_argument_group("running")
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
-    g.add_argument("--workers", type=int, help="data-loading processes (default 0)")
-    g.add_argument(
-        "--checkpoint-every", type=int, metavar="N", help="save every N steps (code: 1000)"
-    )
-    g.add_argument("--resume", metavar="MODEL.pth", help="continue from this checkpoint")
-    g.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
-    g.add_argument("--overwrite", action="store_true", help="replace -o MODEL if it exists")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def model_file(spec: str) -> str | Path:
@@ -130,7 +98,6 @@ def model_file(spec: str) -> str | Path:
     not a fast-style network, is refused in one line saying how to get it.
     """
     from stylelib import catalogue
-    # FIXME bare module models (models)
 
     if spec not in catalogue.MODELS or Path(spec).expanduser().exists():
         return spec  # the loader explains a missing or wrong file
@@ -212,21 +179,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or the name of an installed one (candy; see `stylelib models list`)",
     )
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
-    s.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="output file for one input; a folder (made if missing) for several, or when "
-        "written with a trailing slash (out/)",
-    )
+    add_output(s, OUTPUTS_HELP)
     s.add_argument("--size", type=int, help="resize each input to this long side first")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    s.add_argument(
-        "--precision",
-        choices=["fp32", "bf16"],
-        default="fp32",
-        help="bf16: the network in bfloat16, about 2x faster on CPUs with bf16 units "
+    add_device(s)
+    add_precision(
+        s,
+        "bf16: the network in bfloat16, about 2x faster on CPUs with bf16 units "
         "(pixels within ~0.03 of fp32)",
     )
-    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_overwrite(s, "replace existing outputs")
     s.set_defaults(func=cmd_stylize)

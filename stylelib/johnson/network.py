@@ -76,7 +76,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylelib.johnson.config import CHECKPOINT
 from stylelib.blocks import (
     NORMS,
     OUTPUTS,
@@ -93,7 +92,7 @@ from stylelib.blocks import (
 from stylelib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from stylelib.errors import one_line
 from stylelib.images import check_image
-from stylelib.johnson.config import FORMAT, VERSION
+from stylelib.johnson.config import CHECKPOINT, FORMAT, VERSION
 
 # Defaults give 1,679,235 parameters: the paper's ~1.68 M (tests pin it to a hand count).
 DEFAULT_PARAMETERS = 1_679_235
@@ -148,22 +147,14 @@ class TransformerNet(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         """Stylise ``image`` ``(B, 3, H, W)``; reflection-pad to a multiple of 4, crop back."""
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(
-                f"TransformerNet takes images (B, 3, H, W), got shape {tuple(image.shape)}; "
-                "add a batch dimension with x.unsqueeze(0)"
-            )
+        check_image(
+            image,
+            "TransformerNet's input",
+            check_finite=False,  # shape, dtype and size only: no pass over the values
+            min_side=MIN_INPUT_SIDE,
+            min_side_why="its 9x9 convolution reflects 4 px",
+        )
         h, w = image.shape[-2:]
-        if min(h, w) < MIN_INPUT_SIDE:
-            raise ValueError(
-                f"TransformerNet needs at least {MIN_INPUT_SIDE} px on each side (its 9x9 "
-                f"convolution reflects 4 px), got {h}x{w}; use a larger image"
-            )
-        if not image.is_floating_point():
-            raise ValueError(
-                f"TransformerNet takes float images in [0, 1], got dtype {image.dtype}; "
-                "convert with x.float() / 255 for an image of bytes"
-            )
         dtype = next(self.parameters()).dtype  # another float dtype: the network's, as VGG's
         image = image if image.dtype == dtype else image.to(dtype)
         pad_h, pad_w = -h % STRIDE, -w % STRIDE

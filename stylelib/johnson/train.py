@@ -21,7 +21,7 @@ are every trained method's: :mod:`stylelib.trainkit`.)
 Example::
 
     >>> from dataclasses import replace
-    >>> from stylelib.config import preset
+    >>> from stylelib.presets import get as preset
     >>> from stylelib.johnson.train import train
     >>> cfg = replace(preset("johnson2016"), weights="random", image_size=32, steps=2,
     ...               batch_size=2, device="cpu")

@@ -17,34 +17,30 @@ import os
 import sys
 
 from stylelib.commands import (
+    OUTPUTS_HELP,
+    add_device,
+    add_output,
+    add_overwrite,
+    add_precision,
+    add_training_flags,
     apply_each,
+    config_from_args,
     expand_inputs,
     finish_training,
     output_folder,
     plan_outputs,
+    resumed_or,
 )
+from stylelib.presets import get as preset
+from stylelib.superres.config import CHECKPOINT, SRConfig
 
 # --- stylelib train-sr ---------------------------------------------------------------------
 
 
-def sr_config(args: argparse.Namespace):
-    """The run's SRConfig: the paper's defaults (or, resuming, the checkpoint's settings) with
-    every flag the user gave replaced in it."""
-    from dataclasses import fields, replace
-
-    from stylelib.checkpoints import config_from_checkpoint, load_checkpoint
-    from stylelib.superres.config import CHECKPOINT as SR_CHECKPOINT
-    from stylelib.superres.config import SRConfig
-
-    if args.resume:
-        base = config_from_checkpoint(
-            load_checkpoint(args.resume, kind=SR_CHECKPOINT), SR_CHECKPOINT
-        )
-    else:
-        base = SRConfig()
-    names = {f.name for f in fields(SRConfig)}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    return replace(base, **given)
+def sr_config(args: argparse.Namespace) -> SRConfig:
+    """The run's SRConfig: the paper's x4 (or, resuming, the checkpoint's settings) with every
+    flag the user gave replaced in it."""
+    return config_from_args(args, resumed_or(args, CHECKPOINT, preset("johnson2016-sr4")))
 
 
 def cmd_train_sr(args: argparse.Namespace) -> int:
@@ -81,39 +77,10 @@ def cmd_train_sr(args: argparse.Namespace) -> int:
 
 
 def add_train_sr_arguments(p: argparse.ArgumentParser) -> None:
-    """Flags named after SRConfig fields (dest), default None: SRConfig decides."""
+    """``--data DIR``, then a flag per SRConfig field, default None: SRConfig decides (see
+    :func:`stylelib.commands.add_training_flags`)."""
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL.pth", help="checkpoint file")
-    g = p.add_argument_group("what to train (defaults: the paper, Sec. 4.2)")
-    g.add_argument("--factor", type=int, metavar="4|8", help="upscaling factor (default 4)")
-    g.add_argument(
-        "--loss",
-        choices=["feature", "pixel"],
-        help="feature: relu2_2 of VGG-16 (the paper, default); pixel: the MSE baseline",
-    )
-    g.add_argument("--steps", type=int, help="Adam iterations (paper: 200000)")
-    g.add_argument("--image-size", type=int, help="side of the high-resolution patches (288)")
-    g.add_argument("--batch-size", type=int, help="global batch (paper: 4)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (paper: 1e-3)")
-    g.add_argument("--weight", type=float, help="weight of the pixel or feature loss (1.0)")
-    g.add_argument("--tv-weight", type=float, help="lambda_TV (default 1e-6)")
-    g.add_argument("--blur-sigma", type=float, help="Gaussian blur before downsampling (1.0)")
-    g.add_argument("--norm", choices=["batch", "instance"], help="batch (the paper) or instance")
-    g.add_argument(
-        "--upsample",
-        choices=["transpose", "resize"],
-        help="stride-1/2 convolutions (the paper) or resize-then-convolve",
-    )
-    g.add_argument("--weights", metavar="imagenet|random|PATH", help="loss network VGG16 weights")
-    g.add_argument("--seed", type=int, help="seed of initialisation, data order and crops")
-    g = p.add_argument_group("running")
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
-    g.add_argument("--workers", type=int, help="data-loading processes (default 0)")
-    g.add_argument("--checkpoint-every", type=int, metavar="N", help="save every N steps (1000)")
-    g.add_argument("--resume", metavar="MODEL.pth", help="continue from this checkpoint")
-    g.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
-    g.add_argument("--overwrite", action="store_true", help="replace -o MODEL if it exists")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_training_flags(p, SRConfig, "what to train (defaults: the paper, Sec. 4.2)")
 
 
 # --- stylelib upscale ----------------------------------------------------------------------
@@ -181,25 +148,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("model", help="a checkpoint written by `stylelib train-sr`")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
-    s.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="output file for one input; a folder (made if missing) for several, or when "
-        "written with a trailing slash (out/)",
-    )
+    add_output(s, OUTPUTS_HELP)
     s.add_argument("--size", type=int, help="resize each input to this long side first")
-    s.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    s.add_argument(
-        "--precision",
-        choices=["fp32", "bf16"],
-        default="fp32",
-        help="bf16: the network in bfloat16 (faster on CPUs with bf16 units)",
-    )
+    add_device(s)
+    add_precision(s, "bf16: the network in bfloat16 (faster on CPUs with bf16 units)")
     s.add_argument(
         "--match-histogram",
         action="store_true",
         help="match each output's colour histogram to its input's (the paper's post-processing)",
     )
-    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_overwrite(s, "replace existing outputs")
     s.set_defaults(func=cmd_upscale)

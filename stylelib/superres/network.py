@@ -98,22 +98,13 @@ class SRNet(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         """Upscale ``image`` ``(B, 3, h, w)`` to ``(B, 3, factor·h, factor·w)``."""
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(
-                f"SRNet takes images (B, 3, H, W), got shape {tuple(image.shape)}; "
-                "add a batch dimension with x.unsqueeze(0)"
-            )
-        h, w = image.shape[-2:]
-        if min(h, w) < MIN_INPUT_SIDE:
-            raise ValueError(
-                f"SRNet needs at least {MIN_INPUT_SIDE} px on each side of its low-resolution "
-                f"input (its 9x9 convolution reflects 4 px), got {h}x{w}; use a larger image"
-            )
-        if not image.is_floating_point():
-            raise ValueError(
-                f"SRNet takes float images in [0, 1], got dtype {image.dtype}; "
-                "convert with x.float() / 255 for an image of bytes"
-            )
+        check_image(
+            image,
+            "SRNet's low-resolution input",
+            check_finite=False,  # shape, dtype and size only: no pass over the values
+            min_side=MIN_INPUT_SIDE,
+            min_side_why="its 9x9 convolution reflects 4 px",
+        )
         dtype = next(self.parameters()).dtype
         x = self.head(image if image.dtype == dtype else image.to(dtype))
         x = self.tail(self.up(self.res(x)))

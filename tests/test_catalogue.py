@@ -4,9 +4,10 @@ Oracles: synthetic files with the published layouts (the PyTorch examples' netwo
 in test_pretrained.py, saved in the pre-1.6 format of the real files; the authors'
 vgg_conv.pth of test_weights.py; the AdaIN port's shapes), whose outputs after installing
 must equal the reference network's; the bytes of every file before and after (nothing
-clobbered, inputs untouched). No test reaches the internet: pooch is replaced by a stand-in
-that serves a zip made here or raises the error a machine without internet gets, and the
-autouse ``offline_cache`` fixture gives each test an empty cache and a closed mirror.
+clobbered, inputs untouched). No test reaches the internet: the autouse ``offline_cache``
+fixture gives each test an empty cache and a mirror on a closed loopback port (a machine
+without internet), and a test that needs a download points the mirror at a ``file://``
+folder holding a zip made here.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import io
 import zipfile
 from pathlib import Path
 
-import pooch
 import pytest
-import requests
 import torch
 from helpers import assert_one_line_error, run_cli
 from test_pretrained import (
@@ -62,36 +61,35 @@ def photo(tmp_path):
     )
 
 
+def record_downloads(monkeypatch) -> list[str]:
+    """The addresses catalogue.fetch downloads from (the real helper still runs)."""
+    calls: list[str] = []
+    real = catalogue.download
+
+    def spy(url, *args, **kwargs):
+        calls.append(url)
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(catalogue, "download", spy)
+    return calls
+
+
 @pytest.fixture
 def no_internet(monkeypatch):
-    """pooch as on a machine without internet: every download fails at once."""
-    calls = []
-
-    def retrieve(url, *args, **kwargs):
-        calls.append(url)
-        raise requests.exceptions.ConnectionError(
-            f"HTTPSConnectionPool: Max retries exceeded with url: {url} (Name or service not known)"
-        )
-
-    monkeypatch.setattr(pooch, "retrieve", retrieve)
-    return calls
+    """As on a machine without internet: conftest's mirror is a closed port, so every
+    download fails at once; returns the addresses tried."""
+    return record_downloads(monkeypatch)
 
 
-def serve_zip(monkeypatch, members: dict[str, bytes]) -> list[str]:
-    """pooch.retrieve writes a zip of ``members`` where asked and runs the processor."""
-    calls = []
-
-    def retrieve(url, known_hash=None, fname=None, path=None, processor=None, downloader=None):
-        calls.append(url)
-        Path(path).mkdir(parents=True, exist_ok=True)
-        archive = Path(path) / fname
-        with zipfile.ZipFile(archive, "w") as z:
-            for name, data in members.items():
-                z.writestr(name, data)
-        return processor(str(archive), "download", None)
-
-    monkeypatch.setattr(pooch, "retrieve", retrieve)
-    return calls
+def serve_zip(monkeypatch, tmp_path: Path, members: dict[str, bytes]) -> list[str]:
+    """Point the mirror at a ``file://`` folder holding a saved_models.zip of ``members``."""
+    folder = tmp_path / "mirror"
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(folder / catalogue.EXAMPLES_ZIP, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    monkeypatch.setenv(weights.MIRROR_ENV, folder.as_uri())
+    return record_downloads(monkeypatch)
 
 
 def file_bytes(seed: int) -> bytes:
@@ -299,7 +297,7 @@ def test_fetch_installs_the_four_networks_of_the_zip_after_checking_them(
 ):
     members = {f"saved_models/{n}.pth": file_bytes(seed) for seed, n in enumerate(FAST)}
     members["saved_models/README.txt"] = b"not a model"
-    calls = serve_zip(monkeypatch, members)
+    calls = serve_zip(monkeypatch, tmp_path, members)
     code, out, err = run_cli(capsys, "models", "fetch", "mosaic")
     assert code == 0, err
     assert out.strip() == f"mosaic: {cache / 'fast_neural_style' / 'mosaic.pth'}"
@@ -313,12 +311,15 @@ def test_fetch_installs_the_four_networks_of_the_zip_after_checking_them(
     assert code == 0, err
 
 
-def test_fetch_refuses_a_download_without_the_published_layout(cache, monkeypatch, capsys):
-    serve_zip(monkeypatch, {"saved_models/candy.pth": b"<html>quota exceeded</html>"})
+def test_fetch_refuses_a_download_without_the_published_layout(
+    cache, monkeypatch, tmp_path, capsys
+):
+    serve_zip(monkeypatch, tmp_path, {"saved_models/candy.pth": b"<html>quota exceeded</html>"})
     code, _, err = run_cli(capsys, "models", "fetch", "candy")
     assert_one_line_error(code, err, "could not be downloaded")
     assert not cache.exists() or snapshot(cache) == {}
-    serve_zip(monkeypatch, {"other/thing.txt": b"x"})
+    (tmp_path / "mirror" / catalogue.EXAMPLES_ZIP).unlink()
+    serve_zip(monkeypatch, tmp_path, {"other/thing.txt": b"x"})
     with pytest.raises(catalogue.ModelUnavailable, match="the download holds no candy.pth"):
         catalogue.fetch("candy")
     assert isinstance(catalogue.ModelUnavailable("x"), StylelibError)
