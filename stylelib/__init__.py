@@ -7,28 +7,32 @@ they share; above them the catalogue of published files, the preset registry, th
 and the ``stylelib`` command.
 
 Modules, one layer per line, lowest first. A module imports only from the lines above its
-own. On the methods' lines ``|`` separates methods, which never import each other (a rule two
-methods share moves down into the foundation), and ``->`` orders the modules of one method.
+own. On the methods' lines ``|`` separates methods (a line ending in ``|`` goes on), which
+never import each other (a rule two methods share moves down into the foundation), and
+``->`` orders the modules of one method.
 String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as imports::
 
     errors
-    files, devices
-    layers
+    files, devices, blend
+    layers, downloads
     config
     images
     data, color
     weights
     netnorm
     vgg
-    losses, checkpoints, blocks
+    losses, checkpoints, blocks, trainset
     trainkit
     commands
-    gatys: config -> objective -> transfer -> explore | johnson: config -> network -> train | superres: config, quality -> degrade, network -> train | adain: config, layer -> networks -> losses -> train
+    gatys: config -> objective -> transfer -> explore |
+        johnson: config -> network -> train |
+        superres: config, quality -> degrade, network -> train |
+        adain: config, layer -> networks -> losses -> train
     catalogue, presets
     gatys: cli | johnson: cli | superres: cli | adain: cli
     figures, diagrams
     env
-    widgets, checks, course
+    widgets, adain_panel, checks, course
     cli
 
 ``tests/test_package.py`` reads this diagram and holds the code to it.

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stylelib.commands import add_output, add_overwrite
+from stylelib.downloads import DOWNLOAD_TIMEOUT_S
 from stylelib.errors import Diverged, OutputError, StylelibError, one_line
+
+TIMEOUT_HELP = "seconds to wait for each connection and each read (a dead network fails)"
 
 EXIT_CODES = {
     0: "success (also a run stopped by its callback)",
@@ -275,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torchvision's file (default), Caffe's original VGG (the papers' network, "
         "converted by jcjohnson/pytorch-vgg), or the authors' normalised VGG-19 (vgg_conv.pth)",
     )
-    s.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the server")
+    s.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_S, help=TIMEOUT_HELP)
     s.set_defaults(func=cmd_weights_fetch)
     s = wsub.add_parser("install", help="check a .pth file copied by hand and put it in the cache")
     s.add_argument(
@@ -313,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_models_list)
     s = msub.add_parser("fetch", help="download a catalogue file into the cache")
     s.add_argument("name", help="a name from `stylelib models list` (candy, adain-decoder ...)")
-    s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the server")
+    s.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_S, help=TIMEOUT_HELP)
     s.set_defaults(func=cmd_models_fetch)
     s = msub.add_parser("install", help="check a file copied by hand and put it in the cache")
     s.add_argument(

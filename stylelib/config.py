@@ -293,6 +293,33 @@ def with_style_layers(config: object, layers) -> object:
     )
 
 
+def config_or_default(config: object, cls: type, preset: str):
+    """``cls()`` for None, ``config`` itself if it is a ``cls``; else one ValueError line that
+    names the ``preset`` to start from (every method's entry point checks its config so).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class ToyConfig:
+        ...     steps: int = 3
+        >>> config_or_default(None, ToyConfig, "toy")
+        ToyConfig(steps=3)
+        >>> config_or_default({"steps": 3}, ToyConfig, "toy")
+        Traceback (most recent call last):
+        ...
+        ValueError: config must be a ToyConfig, got dict; start from preset('toy') and vary it ...
+    """
+    if config is None:
+        return cls()
+    if not isinstance(config, cls):
+        article = "an" if cls.__name__[0] in "AEIOSU" else "a"
+        raise ValueError(
+            f"config must be {article} {cls.__name__}, got {type(config).__name__}; start from "
+            f"preset({preset!r}) and vary it with dataclasses.replace"
+        )
+    return config
+
+
 def describe(config: object) -> str:
     """One ``field = value`` per line, marking the fields that differ from the class defaults."""
     default = type(config)()

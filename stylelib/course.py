@@ -8,9 +8,9 @@ Layout (``lessons/``)::
         source/01_vgg/01_vgg.ipynb      instructor source: solutions and graded test cells
         release/ submitted/ ...         nbgrader's working folders (not committed)
 
-``stylelib course build`` runs ``nbgrader generate_assignment`` for every assignment in
-``source/`` and copies each released notebook to ``lessons/``; ``--check`` only compares and
-fails when a student version is out of date (CI runs it). nbgrader is an instructor
+``stylelib course build`` runs ``nbgrader generate_assignment`` on every assignment in
+``source/`` (one run) and copies each released notebook to ``lessons/``; ``--check`` only
+compares and fails when a student version is out of date (CI runs it). nbgrader is an instructor
 dependency (``pip install -e ".[dev]"``), called as a program, never imported here.
 """
 
@@ -79,8 +79,10 @@ def build(lessons: Path = LESSONS, check: bool = False) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp) / "course"
         shutil.copytree(instructor_dir(lessons), course, ignore=_working_folders)
+        # One nbgrader run for all of them ("*" is nbgrader's own glob over source/): its
+        # start-up, a few seconds, costs more than generating a notebook.
+        nbgrader("generate_assignment", "*", "--force", cwd=course)
         for name in assignments(lessons):
-            nbgrader("generate_assignment", name, "--force", cwd=course)
             for released in sorted((course / "release" / name).glob("*.ipynb")):
                 student = lessons / released.name
                 text = canonical(released)

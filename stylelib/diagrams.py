@@ -407,7 +407,7 @@ def autograd_diagram(arch: str = "vgg16", layer: str = "relu1_2", input_size: in
     image = torch.full((1, 3, input_size, input_size), 0.5, requires_grad=True)
     out = net(image)[layer].sum()
     with warnings.catch_warnings():  # torchviz 0.0.x compares versions with distutils
-        warnings.filterwarnings("ignore", "distutils Version classes", DeprecationWarning)
+        warnings.filterwarnings("ignore", "distutils Version classes")  # its own warning
         dot = make_dot(out, params={"image": image})
     dot.attr(
         label=f"autograd graph of {arch} up to {layer} (input {input_size}×{input_size}, "

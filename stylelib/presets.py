@@ -43,7 +43,8 @@ def get(name: str):
 
 
 def names(method: str | None = None) -> tuple[str, ...]:
-    """The presets of ``method`` (``"gatys"``, ``"johnson"``, ``"superres"``, ``"adain"``), or all."""
+    """The presets of ``method`` (``"gatys"``, ``"johnson"``, ``"superres"``, ``"adain"``);
+    all of them when ``method`` is None."""
     if method is None:
         return tuple(PRESETS)
     if method not in METHODS:

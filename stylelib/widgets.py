@@ -43,7 +43,7 @@ from stylelib.env import quick_mode
 from stylelib.errors import StylelibError, one_line
 from stylelib.figures import figure_png, image_png, plot_losses
 from stylelib.gatys.config import GatysConfig
-from stylelib.gatys.transfer import Result, transfer
+from stylelib.gatys.transfer import Result, level_steps, transfer
 from stylelib.images import load_image, save_image
 from stylelib.layers import block_of
 from stylelib.layers import layers as vgg_layers
@@ -532,8 +532,7 @@ class _Job:
 
     @property
     def total_steps(self) -> int:
-        coarse = self.config.coarse_steps or self.config.steps
-        return self.config.steps + (self.config.scales - 1) * coarse
+        return sum(level_steps(self.config))
 
 
 # ---------------------------------------------------------------------- small helpers

@@ -65,17 +65,27 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5, "float16": 5e-3, "bfloat16": 4e-
 MIN_WRONG, MIN_RIGHT = 6, 3
 
 
+# Checks whose every case builds and runs a whole VGG network (4-6 s each on 2 cores): their
+# catalogue cases are marked slow; each such check keeps a fast test in its own module.
+SLOW_CHECKS = {"check_vgg16_sequential"}
+
+
 def catalogue_cases(catalogue: dict) -> tuple[list, list]:
     """``{name: (check, kwargs, [(wrong, keyword)], [right])}`` as pytest parameters."""
     import pytest
 
+    def marks(check) -> list:
+        return [pytest.mark.slow] if check.__name__ in SLOW_CHECKS else []
+
     wrong = [
-        pytest.param(check, kwargs, answer, keyword, id=f"{name}-{_name(answer)}")
+        pytest.param(
+            check, kwargs, answer, keyword, id=f"{name}-{_name(answer)}", marks=marks(check)
+        )
         for name, (check, kwargs, wrongs, _) in catalogue.items()
         for answer, keyword in wrongs
     ]
     right = [
-        pytest.param(check, kwargs, answer, id=f"{name}-{_name(answer)}")
+        pytest.param(check, kwargs, answer, id=f"{name}-{_name(answer)}", marks=marks(check))
         for name, (check, kwargs, _, rights) in catalogue.items()
         for answer in rights
     ]

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from stylelib.adain.config import STYLE_LAYERS
 from stylelib.adain.layer import adain, target
-from stylelib.adain.losses import content_loss, losses, style_loss
+from stylelib.adain.losses import losses, statistics_loss, target_feature_loss
 from stylelib.adain.networks import (
     AdaINNet,
     Decoder,
@@ -421,7 +421,7 @@ def test_preserve_color_recolours_the_style_before_encoding(net):
 def test_content_and_style_losses_against_their_definitions():
     g = {n: randn(2, 4, 5, 5, seed=i) for i, n in enumerate(STYLE_LAYERS)}
     s = {n: randn(2, 4, 6, 3, seed=10 + i) * 2 for i, n in enumerate(STYLE_LAYERS)}
-    assert style_loss(s, s) == 0
+    assert statistics_loss(s, s) == 0
     expected_mean = expected_sum = 0.0
     for n in STYLE_LAYERS:
         for stat in (
@@ -431,10 +431,10 @@ def test_content_and_style_losses_against_their_definitions():
             d = stat(g[n]) - stat(s[n])
             expected_mean += F.mse_loss(stat(g[n]), stat(s[n])).item()
             expected_sum += (d**2).sum().item()
-    assert style_loss(g, s).item() == pytest.approx(expected_mean, rel=1e-5)
-    assert style_loss(g, s, reduction="sum").item() == pytest.approx(expected_sum, rel=1e-5)
+    assert statistics_loss(g, s).item() == pytest.approx(expected_mean, rel=1e-5)
+    assert statistics_loss(g, s, reduction="sum").item() == pytest.approx(expected_sum, rel=1e-5)
     a, b = randn(2, 4, 3, 3, seed=30), randn(2, 4, 3, 3, seed=31)
-    assert content_loss(a, b).item() == pytest.approx(F.mse_loss(a, b).item())
+    assert target_feature_loss(a, b).item() == pytest.approx(F.mse_loss(a, b).item())
 
 
 def test_training_loss_reaches_the_decoder_only(net):
@@ -541,7 +541,7 @@ def test_a_few_steps_resume_bit_exact_and_the_checkpoint_loads_as_a_decoder(fold
 
 def test_training_refuses_bad_folders_and_other_settings(folders, tmp_path):
     from stylelib.checkpoints import CheckpointError
-    from stylelib.trainkit import DataError
+    from stylelib.trainset import DataError
 
     content, styles = folders
     out = tmp_path / "m.pth"
@@ -557,7 +557,7 @@ def test_training_refuses_bad_folders_and_other_settings(folders, tmp_path):
 
 def test_pair_dataset_is_a_function_of_seed_and_sample_number(folders):
     content, styles = folders
-    from stylelib.trainkit import list_images
+    from stylelib.trainset import list_images
 
     make = lambda: PairDataset(list_images(content), list_images(styles), tiny())  # noqa: E731
     (c1, s1), _ = make()[5]
@@ -568,7 +568,7 @@ def test_pair_dataset_is_a_function_of_seed_and_sample_number(folders):
 
 
 def test_the_panels_sliders_give_what_stylize_gives(net):
-    from stylelib.widgets import AdaINPanel
+    from stylelib.adain_panel import AdaINPanel
 
     content = rand(1, 3, 40, 48, seed=50)
     styles = [rand(1, 3, 40, 40, seed=51), rand(1, 3, 48, 32, seed=52) * 0.5]

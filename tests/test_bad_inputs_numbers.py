@@ -16,6 +16,7 @@ import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,12 @@ from stylelib.errors import ImageError
 from stylelib.gatys.config import GatysConfig
 from stylelib.gatys.transfer import transfer
 from stylelib.images import save_image
+from stylelib.johnson.config import CHECKPOINT as JOHNSON
 from stylelib.johnson.config import JohnsonConfig
 from stylelib.johnson.network import TransformerNet, stylize_image
 from stylelib.johnson.train import train
 from stylelib.presets import get as preset
-from stylelib.trainkit import DataError, UnreadableImageWarning
+from stylelib.trainset import DataError, UnreadableImageWarning
 
 TRANSFER = ["--weights", "random", "--device", "cpu", "--size", "48", "--steps", "2", "--quiet"]
 TRAIN = "--weights random --image-size 32 --style-size 32 --batch-size 2 --steps 2".split()
@@ -325,7 +327,7 @@ ARGUMENT_CASES = [
         "transformer-net-uint8",
         lambda f: _net()(f.tensors["bytes"]),
         ValueError,
-        "TransformerNet takes float images in [0, 1], got dtype torch.uint8",
+        "TransformerNet's input must be a float tensor in [0, 1], got dtype torch.uint8",
     ),
 ]
 
@@ -604,7 +606,7 @@ def test_resume_refuses_a_checkpoint_with_a_broken_run_state(
 def test_the_python_api_reads_checkpoints_through_the_same_check(trained, tmp_path):
     path = broken_checkpoint(trained, tmp_path, _config(batch_size=0))
     before = snapshot(tmp_path)
-    for read in (load_checkpoint, TransformerNet.from_checkpoint):
+    for read in (partial(load_checkpoint, kind=JOHNSON), TransformerNet.from_checkpoint):
         with pytest.raises(CheckpointError) as info:
             read(path)
         assert_one_line(info.value, "batch_size must be positive, got 0")

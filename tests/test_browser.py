@@ -78,7 +78,7 @@ def stand_in_notebook() -> nbformat.NotebookNode:
     """A set-up cell and the panel cell, as lesson 03 will have them (random weights)."""
     setup = (
         "from dataclasses import replace\n\n"
-        "from stylelib.config import preset\n\n"
+        "from stylelib.presets import get as preset\n\n"
         'config = replace(preset("gatys2016"), weights="random", size=48, steps=10)'
     )
     show = "from stylelib.widgets import ControlPanel\n\npanel = ControlPanel(config)\npanel"

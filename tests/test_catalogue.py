@@ -1,7 +1,7 @@
 """stylelib.catalogue and `stylelib models list|fetch|install`, and stylize by catalogue name.
 
 Oracles: synthetic files with the published layouts (the PyTorch examples' network written
-in test_pretrained.py, saved in the pre-1.6 format of the real files; the authors'
+in test_pytorch_examples_files.py, saved in the pre-1.6 format of the real files; the authors'
 vgg_conv.pth of test_weights.py; the AdaIN port's shapes), whose outputs after installing
 must equal the reference network's; the bytes of every file before and after (nothing
 clobbered, inputs untouched). No test reaches the internet: the autouse ``offline_cache``
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import assert_one_line_error, run_cli
-from test_pretrained import (
+from test_pytorch_examples_files import (
     legacy_state,
     reference_network,
     reference_output,

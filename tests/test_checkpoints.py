@@ -3,8 +3,7 @@
 Oracles: the bytes on disk after a write that dies half way (the old file, nothing else);
 random draws after restoring a saved generator state against the draws right after saving;
 for the validator, one hand-made file per way a file can differ from the layout the module
-docstring lists (each refused with one line that names the key), and the old import paths,
-which must still give the same objects with a DeprecationWarning.
+docstring lists (each refused with one line that names the key).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from helpers import catalogue_tests
 
 from stylelib import checks, losses
-from stylelib import trainkit as library_trainkit
+from stylelib import trainset as library_trainset
 from stylelib.checks import training as MODULE
 
 CATALOGUE: dict = {}
@@ -147,7 +147,7 @@ def step_autograd_grad(net, optimizer, photos, loss_fn):
 
 
 def step_library(net, optimizer, photos, loss_fn):
-    photos, _ = library_trainkit.collate([(photo, []) for photo in photos])
+    photos, _ = library_trainset.collate([(photo, []) for photo in photos])
     return step_right(net, optimizer, photos, loss_fn)
 
 

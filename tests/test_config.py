@@ -126,6 +126,7 @@ def test_with_style_layers_changes_layers_and_weights_together():
 
 def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
     from stylelib import cli
+    from stylelib.gatys import cli as gatys_cli
     from stylelib.gatys import explore as gatys_explore
 
     layers, seen = ("relu1_1", "relu2_2"), []
@@ -136,7 +137,7 @@ def test_the_command_line_and_the_sweeps_use_the_same_rule(monkeypatch):
             + ["--style-layers", ",".join(layers)]
         )
         expected = style_layer_weights(preset(name), layers)
-        assert cli.config_from_args(args, GatysConfig).style_layer_weights == expected
+        assert gatys_cli.transfer_config(args).style_layer_weights == expected
         seen.clear()
         with pytest.raises(AttributeError):  # the stand-in returns None, which has no .image
             gatys_explore.sweep(None, None, preset(name), [{"style_layers": layers}], [{}])

@@ -1,7 +1,17 @@
-"""The nbgrader course, end to end: validate, student versions, release, collect, autograde.
+"""The nbgrader course, end to end: every lesson executed once, autograded, student versions.
 
-These run nbgrader itself (about a minute in all), exactly as the README's instructor guide
-does, in a temporary copy of ``lessons/instructor`` with a temporary exchange folder.
+These run nbgrader itself, exactly as the README's instructor guide does, in a temporary copy
+of ``lessons/instructor`` with a temporary exchange folder.
+
+Each lesson's instructor source is executed once per suite (in quick mode: the root
+conftest.py sets ``STYLELIB_QUICK=1``, which the nbgrader subprocesses inherit): it is
+autograded as the submission of a student, "ada", who handed in the solutions, and that one
+execution is checked three ways: every code cell ran and none raised (the lesson runs top to
+bottom; nbgrader's executor records a cell's exception, or its timeout, as an error output),
+and every exercise scores full marks. The untouched student version is autograded beside it
+("bob", 0 points everywhere). Lesson 00 goes through the whole classroom cycle instead
+(release, fetch, submit, collect, autograde), and ``nbgrader validate`` is run on it as the
+instructor guide does. Everything that runs a notebook is marked ``slow``.
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -20,14 +31,40 @@ pytestmark = pytest.mark.skipif(
 ASSIGNMENT = "00_start_here"
 
 
-@pytest.mark.parametrize("name", course.assignments())
-def test_sources_validate(name):
-    source = course.instructor_dir() / "source" / name
+def failed_cells(notebook: Path) -> list[str]:
+    """The code cells of an executed notebook that raised, or never ran, one line each."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    problems = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
+            continue
+        first = "".join(cell["source"]).strip().splitlines()[0][:80]
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        for error in errors:
+            problems.append(f"cell {index} ({first}): {error['ename']}: {error['evalue'][:300]}")
+        if cell.get("execution_count") is None and not errors:
+            problems.append(f"cell {index} ({first}): did not run")
+    return problems
+
+
+def assert_runs_top_to_bottom(root: Path, student: str, name: str) -> None:
+    notebooks = sorted((root / "autograded" / student / name).glob("*.ipynb"))
+    assert notebooks, f"nbgrader wrote no autograded notebook for {student}/{name}"
+    for notebook in notebooks:
+        problems = failed_cells(notebook)
+        assert not problems, f"{notebook.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_source_validates():
+    """The instructor guide's ``nbgrader validate``, on the first lesson."""
+    source = course.instructor_dir() / "source" / ASSIGNMENT
     for notebook in source.glob("*.ipynb"):
         out = course.nbgrader("validate", str(notebook), cwd=course.instructor_dir()).stdout
         assert "Success! Your notebook passes all the tests." in out, out[-2000:]
 
 
+@pytest.mark.slow
 def test_student_versions_are_up_to_date():
     assert course.build(check=True) == [], "run `stylelib course build` and commit the result"
 
@@ -37,6 +74,13 @@ def test_student_versions_have_no_solutions():
         text = (course.LESSONS / f"{name}.ipynb").read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text
         assert ("raise NotImplementedError()" in text) == course.has_exercises(name)
+
+
+def test_every_lesson_is_executed_by_this_file():
+    """Each lesson is autograded by one of the tests below (the suite's only run of it)."""
+    graded = {ASSIGNMENT, *LESSONS_GRADED}
+    assert graded == set(course.assignments())
+    assert all(course.has_exercises(name) for name in graded)
 
 
 def break_exercises(notebook_path, replacements):
@@ -73,6 +117,7 @@ def submit(tmp_path, exchange, student, change):
     course.nbgrader("submit", ASSIGNMENT, *flags, cwd=home)
 
 
+@pytest.mark.slow
 def test_release_collect_autograde(classroom, tmp_path):
     root, exchange = classroom
     source = root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -101,6 +146,7 @@ def test_release_collect_autograde(classroom, tmp_path):
     course.nbgrader("collect", ASSIGNMENT, cwd=root)
     course.nbgrader("autograde", ASSIGNMENT, "--force", cwd=root)
 
+    assert_runs_top_to_bottom(root, "ada", ASSIGNMENT)
     scores = course.scores(root, ASSIGNMENT)
     full = {"test_total_loss": 2, "test_tv_squared": 2, "test_tv_l1": 2}
     assert scores["ada"] == full
@@ -144,11 +190,14 @@ def total_variation_l1(image):
 }
 
 
-@pytest.mark.parametrize(
-    "name", [a for a in course.assignments() if a != ASSIGNMENT and course.has_exercises(a)]
-)
-def test_solutions_get_full_marks_and_untouched_versions_zero(name, tmp_path):
-    """Every lesson: its own solutions autograde to full marks, the student version to 0."""
+LESSONS_GRADED = [a for a in course.assignments() if a != ASSIGNMENT]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LESSONS_GRADED)
+def test_lesson_runs_and_its_solutions_get_full_marks_and_untouched_versions_zero(name, tmp_path):
+    """Every lesson, executed once: the solutions run top to bottom without an error and
+    autograde to full marks; the student version, untouched, to 0."""
     root = tmp_path / "instructor"
     shutil.copytree(course.instructor_dir(), root, ignore=course._working_folders)
     course.nbgrader("generate_assignment", name, "--force", cwd=root)
@@ -157,6 +206,7 @@ def test_solutions_get_full_marks_and_untouched_versions_zero(name, tmp_path):
         for nb in (root / folder / name).glob("*.ipynb"):
             shutil.copy(nb, root / "submitted" / student / name / nb.name)
     course.nbgrader("autograde", name, "--force", cwd=root)
+    assert_runs_top_to_bottom(root, "ada", name)
     scores = course.scores(root, name)
     assert scores["ada"] and all(points > 0 for points in scores["ada"].values()), scores
     assert set(scores["bob"].values()) == {0}, scores

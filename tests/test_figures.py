@@ -153,7 +153,6 @@ def test_png_bytes_of_an_image_and_of_a_figure():
     assert large.size[0] == 2 * small.size[0]
 
 
-
 def test_the_figure_title_never_touches_a_panel_title():
     """A square panel among landscape ones reaches higher; its title must stay clear of the
     figure's (lesson 03's 'content / style / result' rows read as one title otherwise)."""

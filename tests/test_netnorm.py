@@ -50,6 +50,7 @@ def measured_means(state, arch, calibration, convention) -> dict[str, torch.Tens
     return {n: sum(m[n] for m in per_image) / len(per_image) for n in per_image[0]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["vgg16", "vgg19"])
 def test_mean_activation_of_every_filter_is_one(arch):
     loaded = weights.load(arch, "random", seed=3)
@@ -73,6 +74,7 @@ def test_mean_activation_of_every_filter_is_one(arch):
     assert silent < 0.05 * sum(m.numel() for m in means.values())  # the test tests something
 
 
+@pytest.mark.slow
 def test_a_silent_filter_gets_its_layers_median_scale_and_stays_silent():
     loaded = weights.load("vgg16", "random", seed=1)
     state = dict(loaded.state)
@@ -132,6 +134,7 @@ def fake_imagenet_file(path, arch="vgg19", seed=5):
     torch.save(state, path)
 
 
+@pytest.mark.slow
 def test_scales_are_computed_once_and_cached_beside_the_weights(offline_cache, monkeypatch):
     fake_imagenet_file(offline_cache / weights.official_name("vgg19"))
     first = VGGFeatures("vgg19", weights="imagenet", layers=["relu2_1"], normalize=True)
@@ -153,6 +156,7 @@ def test_scales_are_computed_once_and_cached_beside_the_weights(offline_cache, m
         torch.testing.assert_close(again.scales[name], first.scales[name], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_other_weights_get_other_scales(offline_cache):
     fake_imagenet_file(offline_cache / weights.official_name("vgg19"), seed=5)
     a = VGGFeatures("vgg19", weights="imagenet", layers=["relu1_1"], normalize=True).scales

@@ -101,7 +101,8 @@ def without_seconds(history: list[dict]) -> list[dict]:
 
 
 class EvaluateSpy:
-    """Wraps ``gatys_objective.evaluate``: records every (image, loss) it scores; NaN from call k on."""
+    """Wraps ``evaluate`` where the loop and gradient_scale call it: records every (image, loss)
+    it scores; NaN from call k on."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, nan_from: int | None = None) -> None:
         self.calls: list[tuple[torch.Tensor, float]] = []
@@ -151,6 +152,7 @@ TASKS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 @pytest.mark.parametrize(("task", "changes", "term", "factor"), TASKS, ids=[t[0] for t in TASKS])
 def test_loss_term_falls_from_noise(optimizer, task, changes, term, factor):
@@ -170,6 +172,7 @@ def test_texture_synthesis_and_inversion_drop_the_unused_term():
     assert inversion["style"] == {} and "style_total" not in inversion
 
 
+@pytest.mark.slow
 def test_adam_keeps_every_image_it_scores_in_range(monkeypatch):
     # projected gradient descent: after each Adam step the pixels are clamped to [0, 1]
     spy = EvaluateSpy(monkeypatch)
@@ -182,6 +185,7 @@ def test_adam_keeps_every_image_it_scores_in_range(monkeypatch):
 # --- 2. steps, evaluations and the history --------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_steps_and_evaluations_are_counted(optimizer):
     steps = 3
@@ -215,6 +219,7 @@ def test_evaluations_in_the_history_match_the_calls_to_evaluate(monkeypatch):
 # --- 3. reproducibility ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_seeded_runs_are_bit_identical_on_cpu():
     cfg = config(steps=3)
     first = run(cfg)
@@ -224,6 +229,7 @@ def test_seeded_runs_are_bit_identical_on_cpu():
     assert without_seconds(first.history) == without_seconds(again.history)
 
 
+@pytest.mark.slow
 def test_another_seed_gives_another_image():
     a = run(config(steps=3, seed=0))
     b = run(config(steps=3, seed=1))
@@ -358,6 +364,7 @@ def test_gamma_subtracts_the_gradient_of_the_style_loss_against_the_content():
 # --- 6. blending styles ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_blend_one_zero_equals_the_first_style_alone():
     cfg = config(steps=3)
     blended = transfer(content(), [style(), other_style()], cfg, blend=(1, 0), progress=False)
@@ -366,6 +373,7 @@ def test_blend_one_zero_equals_the_first_style_alone():
     assert without_seconds(blended.history) == without_seconds(alone.history)
 
 
+@pytest.mark.slow
 def test_blend_of_one_style_twice_equals_it_alone():
     cfg = config(steps=3)
     twice = transfer(content(), [style(), style()], cfg, blend=(0.5, 0.5), progress=False)
@@ -404,6 +412,7 @@ def test_bad_blend_weights_raise_value_error(monkeypatch, blend, words):
 # --- 7. coarse to fine ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_scales_run_coarse_then_fine():
     steps = 2
     square = data.content_image("astronaut", size=SIZE)  # 64 x 64: 32 px is allowed at scale 1
@@ -416,6 +425,7 @@ def test_two_scales_run_coarse_then_fine():
     assert torch.isfinite(result.image).all()
 
 
+@pytest.mark.slow
 def test_coarse_steps_set_the_steps_of_the_coarser_levels():
     square = data.content_image("astronaut", size=SIZE)
     cfg = config(steps=2, scales=2, coarse_steps=1)
@@ -444,6 +454,7 @@ def test_too_many_scales_are_refused_before_any_work(monkeypatch, image, scales)
 # --- 8. colour preservation -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_luminance_transfer_keeps_the_contents_colour_channels():
     result = run(config(steps=3, color="luminance"))
     assert result.image.shape == content().shape
@@ -470,6 +481,7 @@ def test_linear_colour_matching_gives_the_style_the_contents_colours(monkeypatch
     torch.testing.assert_close(used, match_colors(style(), content(), "linear"))
 
 
+@pytest.mark.slow
 def test_histogram_colour_matching_runs_and_matches_the_contents_values(monkeypatch):
     result = run(config(steps=1, color="histogram"))
     assert result.stopped == "finished" and torch.isfinite(result.image).all()
@@ -491,6 +503,7 @@ def test_histogram_colour_matching_runs_and_matches_the_contents_values(monkeypa
 # --- 9. NaN and Inf -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_the_best_image_so_far(monkeypatch):
     # calls: 1 loss scale, 2 step 1, 3 step 2, 4 step 3 -> NaN
     spy = EvaluateSpy(monkeypatch, nan_from=4)
@@ -560,6 +573,7 @@ def test_callback_returning_true_stops_with_the_best_image(monkeypatch):
 # --- 11. saving snapshots -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_save_every_writes_numbered_snapshots_and_no_temp_files(tmp_path):
     images = {}
 
@@ -581,6 +595,7 @@ def test_save_every_writes_numbered_snapshots_and_no_temp_files(tmp_path):
         torch.testing.assert_close(saved, images[step], rtol=0, atol=0.6 / 255)
 
 
+@pytest.mark.slow
 def test_snapshots_never_overwrite_the_content_file(tmp_path):
     path = tmp_path / "photo.png"
     save_image(content(), path)
@@ -628,6 +643,7 @@ def test_content_init_starts_at_the_content():
     assert first["content"]["relu4_2"] <= 1e-6 * noise["content"]["relu4_2"]
 
 
+@pytest.mark.slow
 def test_an_init_tensor_is_where_the_run_starts():
     start = torch.rand(content().shape, generator=torch.Generator().manual_seed(5)) * 0.5 + 0.25
     cfg = config(steps=1, init="content")  # the tensor overrides the config's choice
@@ -671,6 +687,7 @@ def test_an_unknown_style_layer_raises_layer_error_before_optimising(monkeypatch
 # --- 14. bfloat16 ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bf16_runs_on_cpu_and_lands_near_fp32():
     # Tolerance: the final loss (both images scored in fp32) within 25%. bf16 rounds every
     # activation to 8 bits, and 10 L-BFGS steps carry that into another trajectory, as
@@ -692,6 +709,7 @@ def test_bf16_runs_on_cpu_and_lands_near_fp32():
 # --- sizes at the edges ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stopping_at_a_coarse_scale_still_delivers_the_requested_size():
     big = data.procedural_style("dots", size=128)
     result = transfer(
@@ -724,6 +742,7 @@ def test_unknown_layers_are_refused_even_with_zero_weight():
 # --- 14. the presets: the paper's network, layers and units ---------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["gatys2016", "gatys2016-code"])
 def test_every_gatys_preset_layer_is_rectified_on_the_normalised_network(name):
     cfg = replace(preset(name), weights="random", device="cpu")
@@ -737,6 +756,7 @@ def test_every_gatys_preset_layer_is_rectified_on_the_normalised_network(name):
     assert (net(image, layers=["conv4_2"])["conv4_2"] < 0).any()  # pre-ReLU stays reachable
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", [True, False], ids=["normalised", "raw"])
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_the_returned_image_is_the_one_whose_loss_was_reported(normalize, optimizer):
@@ -813,6 +833,7 @@ def tutorial_total_loss(cnn, content_img, style_img, input_img, style_weight, co
     return style_score * style_weight + content_score * content_weight
 
 
+@pytest.mark.slow
 def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
     # Both formulations in float64: they sum the same ~1e5 products in different orders, which
     # in float32 may differ by ~sqrt(n) x 6e-8 ~ 2e-5 on one CPU and not at all on another;
@@ -837,7 +858,7 @@ def test_pytorch_tutorial_preset_loss_equals_the_tutorials_formulation():
     torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=0)
 
 
-
+@pytest.mark.slow
 def test_the_balance_meter_is_each_weighted_terms_gradient_rms():
     """Second formulation: the gradient of the total loss with every other term switched off,
     at the same start image (white noise of the config's seed)."""
@@ -859,6 +880,7 @@ def test_the_balance_meter_is_each_weighted_terms_gradient_rms():
         assert meter[term] == pytest.approx(grad.pow(2).mean().sqrt().item(), rel=1e-5), term
 
 
+@pytest.mark.slow
 def test_the_balance_meter_scales_with_each_weight_alone():
     meter = gatys_explore.gradient_balance(content(), style(), config())
     tenfold = gatys_explore.gradient_balance(content(), style(), config(style_weight=1e4))

@@ -109,7 +109,8 @@ def layers(doc: str | None = None) -> tuple[dict[str, int], dict[str, tuple[str,
     block = (doc or stylelib.__doc__).split("::", 1)[1].split("\n\n")[1]
     line_of: dict[str, int] = {}
     method_of: dict[str, tuple[str, int]] = {}
-    for number, line in enumerate(block.strip().splitlines()):
+    joined = re.sub(r"\|\s*\n\s*", "| ", block.strip())  # a line ending in "|" goes on
+    for number, line in enumerate(joined.splitlines()):
         for group in line.split("|"):
             method, _, names = group.rpartition(":")
             method = method.strip()
@@ -183,7 +184,8 @@ def test_the_import_check_can_fail(tmp_path):
     )
     (package / "gatys" / "config.py").write_text("from stylelib.adain.config import X\n")
     assert imports(package / "layers.py", package) == {"vgg", "cli", "adain.config"}
-    doc = "x::\n\n    layers\n    vgg\n    gatys: config | adain: config\n    gatys: cli | adain: cli\n    cli\n"
+    doc = "x::\n\n    layers\n    vgg\n    gatys: config |\n      adain: config\n"
+    doc += "    gatys: cli | adain: cli\n    cli\n"
     wrong = violations(package, doc)
     assert "layers imports vgg, which is not below it" in wrong
     assert "layers imports cli, which is not below it" in wrong

@@ -32,7 +32,7 @@ from stylelib.superres.degrade import bicubic_upscale, crop_to_multiple, degrade
 from stylelib.superres.network import SRNet, match_histograms, parameter_table, upscale_image
 from stylelib.superres.quality import measure, psnr
 from stylelib.superres.train import loss_network, sr_loss, train_sr
-from stylelib.trainkit import CropDataset, list_images
+from stylelib.trainset import CropDataset, list_images
 
 
 def rand(*shape, seed=0, dtype=torch.float32):
@@ -98,7 +98,7 @@ def test_the_network_trains_forward_and_backward():
         (lambda: SRNet(True), "factor must be one of 4, 8"),
         (lambda: SRNet(4, norm="group"), "norm='group'"),
         (lambda: SRNet(4, upsample="pixelshuffle"), "upsample='pixelshuffle'"),
-        (lambda: SRNet(4)(torch.rand(3, 8, 8)), "add a batch dimension"),
+        (lambda: SRNet(4)(torch.rand(3, 8, 8)), "add one with x.unsqueeze(0)"),
         (lambda: SRNet(4)(torch.rand(1, 3, 4, 8)), "at least 5 px"),
         (lambda: SRNet(4)(torch.ones(1, 3, 8, 8, dtype=torch.uint8)), "x.float() / 255"),
     ],
@@ -335,6 +335,7 @@ def test_checkpoint_says_its_factor_and_loads_back(photos, tmp_path):
     assert torch.equal(upscale_image(net, image), upscale_image(result.model.cpu(), image))
 
 
+@pytest.mark.slow
 def test_interrupt_then_resume_is_bit_identical_to_an_uninterrupted_run(photos, tmp_path):
     out, full = tmp_path / "m.pth", tmp_path / "full.pth"
 
@@ -371,7 +372,7 @@ def test_resume_refuses_other_settings_and_other_kinds_of_checkpoint(photos, tmp
 
 
 def test_a_nan_loss_stops_with_a_clear_error(photos, monkeypatch):
-    import stylelib.superres as module
+    from stylelib.superres import train as module
 
     monkeypatch.setattr(module, "content_loss", lambda *a, **k: torch.tensor(float("nan")))
     with pytest.raises(Diverged, match="lower the learning rate"):

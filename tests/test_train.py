@@ -35,7 +35,7 @@ from stylelib.johnson import train as johnson_train
 from stylelib.johnson.network import TransformerNet
 from stylelib.johnson.train import loss_network, perceptual_loss, style_targets, train
 from stylelib.presets import get as preset
-from stylelib.trainkit import (
+from stylelib.trainset import (
     CropDataset,
     DataError,
     ShardSampler,
@@ -114,6 +114,7 @@ def test_shards_of_any_world_size_make_the_same_global_batches():
     assert merged == one and len(ShardSampler(3, 6, 4, 1, 2)) == 6
 
 
+@pytest.mark.slow
 def test_unreadable_images_are_skipped_with_a_warning_and_counted(photos):
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.warns(UnreadableImageWarning, match="broken.jpg.*1 skipped so far"):
@@ -147,6 +148,7 @@ def test_broken_images_read_by_a_worker_process_end_in_the_same_one_line(tmp_pat
 # --- loss and training ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_a_fixed_batch(photos):
     config = tiny(steps=30, checkpoint_every=0)
     torch.manual_seed(config.seed)
@@ -242,6 +244,7 @@ def test_resume_refuses_another_style_config_or_folder(photos, tmp_path):
         train("mosaic", photos, tiny(steps=4), out, progress=False)
 
 
+@pytest.mark.slow
 def test_interrupt_saves_the_last_complete_step_and_resume_continues(photos, tmp_path):
     out, full = tmp_path / "m.pth", tmp_path / "full.pth"
 
@@ -258,6 +261,7 @@ def test_interrupt_saves_the_last_complete_step_and_resume_continues(photos, tmp
     assert resumed.steps == 6 and digest(a["model"]) == digest(b["model"])
 
 
+@pytest.mark.slow
 def test_tensorboard_is_optional_and_explained_when_missing(photos, tmp_path):
     try:
         import torch.utils.tensorboard  # noqa: F401
@@ -277,6 +281,7 @@ def test_tensorboard_is_optional_and_explained_when_missing(photos, tmp_path):
 DEADLINE_S = 600
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bit_identical_to_an_uninterrupted_run(photos, tmp_path):
     """The CLI in subprocesses: SIGKILL right after the first checkpoint, then --resume."""
     command = [sys.executable, "-m", "stylelib", "train", "mosaic", "--data", str(photos)]
@@ -347,6 +352,7 @@ open(os.path.join(os.path.dirname(out), f"rank{rank}.sha256"), "w").write(h.hexd
 """
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_keep_the_parameters_equal(photos, tmp_path):
     script = tmp_path / "ddp_train.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))

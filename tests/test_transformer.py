@@ -175,7 +175,6 @@ def test_from_checkpoint_refuses_weights_its_config_does_not_describe(tmp_path):
 
 def test_the_smallest_input_is_named_apart_from_vggs():
     from stylelib import images
-    from stylelib.config import MIN_SIDE
     from stylelib.johnson.network import MIN_INPUT_SIDE
 
     assert MIN_INPUT_SIDE == 5 != images.MIN_SIDE
@@ -183,8 +182,6 @@ def test_the_smallest_input_is_named_apart_from_vggs():
     assert net(rand(1, 3, 5, 5)).shape == (1, 3, 5, 5)
     with pytest.raises(ValueError, match="at least 5 px"):
         net(rand(1, 3, 4, 9))
-    with pytest.warns(DeprecationWarning, match="MIN_SIDE is now"):
-        assert MIN_SIDE == 5
 
 
 def test_another_float_dtype_is_converted_to_the_networks_and_bytes_are_refused(net):

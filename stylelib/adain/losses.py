@@ -29,7 +29,7 @@ def _squared(diff: Tensor, reduction: str) -> Tensor:
     return squares.mean() if reduction == "mean" else squares.sum()
 
 
-def content_loss(decoded_feat: Tensor, target_feat: Tensor) -> Tensor:
+def target_feature_loss(decoded_feat: Tensor, target_feat: Tensor) -> Tensor:
     """L_c (Eq. 12) as both codes compute it: the mean of (f(g(t)) − t)² over B·C·H·W.
 
     ``target_feat`` (t) is a target, not a path for gradients: it is detached here.
@@ -37,7 +37,7 @@ def content_loss(decoded_feat: Tensor, target_feat: Tensor) -> Tensor:
     return _squared(decoded_feat - target_feat.detach(), "mean")
 
 
-def style_loss(
+def statistics_loss(
     decoded_feats: Mapping[str, Tensor],
     style_feats: Mapping[str, Tensor],
     layers: Sequence[str] = STYLE_LAYERS,
@@ -81,8 +81,12 @@ def loss_terms(
         t = adain(encoder(content), style_feats[CONTENT_LAYER])
     decoded = decoder(t)
     decoded_feats = encoder.features(decoded, deepest)
-    l_content = content_loss(decoded_feats[CONTENT_LAYER], t)
-    return l_content, style_loss(decoded_feats, style_feats, layers, reduction=reduction), decoded
+    l_content = target_feature_loss(decoded_feats[CONTENT_LAYER], t)
+    return (
+        l_content,
+        statistics_loss(decoded_feats, style_feats, layers, reduction=reduction),
+        decoded,
+    )
 
 
 def losses(

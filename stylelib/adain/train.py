@@ -20,17 +20,9 @@ from torch.utils.data import Dataset
 from stylelib.adain.config import CHECKPOINT, AdaINConfig
 from stylelib.adain.losses import loss_terms
 from stylelib.adain.networks import Decoder, load_encoder
-from stylelib.config import MAX_SEED
-from stylelib.trainkit import (
-    CropDataset,
-    TrainCallback,
-    TrainingRun,
-    TrainResult,
-    files_digest,
-    list_images,
-    run_training,
-    seed_all,
-)
+from stylelib.config import MAX_SEED, config_or_default
+from stylelib.trainkit import TrainCallback, TrainingRun, TrainResult, run_training, seed_all
+from stylelib.trainset import CropDataset, files_digest, list_images
 
 
 class PairDataset(Dataset):
@@ -104,12 +96,7 @@ def train_decoder(
         DataError, ImageError, CheckpointError, OutputError, WeightsError: one line each.
         Diverged: the loss or the decoder's output became NaN/Inf (the last checkpoint stays).
     """
-    config = AdaINConfig() if config is None else config
-    if not isinstance(config, AdaINConfig):
-        raise ValueError(
-            f"config must be an AdaINConfig, got {type(config).__name__}; start from "
-            "preset('adain2017') and vary it with dataclasses.replace"
-        )
+    config = config_or_default(config, AdaINConfig, "adain2017")
     return run_training(
         lambda procs: _DecoderTraining(
             content_dir, style_dir, config, output, resume, overwrite, tensorboard, procs

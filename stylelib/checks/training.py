@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from stylelib import johnson, losses, trainkit
+from stylelib import johnson, losses, trainkit, trainset
 
 from .harness import SEED, Exercise, Factor, check_exercise, randn, run
 
@@ -262,7 +262,7 @@ def _call(fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where:
             "train_step",
             ("photos",),
             (photos,),
-            forbid=(johnson, trainkit),  # the training loop and its data machinery
+            forbid=(johnson, trainkit, trainset),  # the training loop and its data
         )
     except AssertionError as e:
         text = str(e)

@@ -41,6 +41,7 @@ from torch import Tensor
 
 from stylelib import color
 from stylelib.blend import blend_weights
+from stylelib.config import config_or_default
 from stylelib.devices import pick_device
 from stylelib.errors import Diverged, ImageError
 from stylelib.gatys.config import GatysConfig
@@ -160,12 +161,7 @@ def transfer(
     Returns:
         A :class:`Result`; ``result.image`` is ``(1, 3, H, W)`` with long side ``config.size``.
     """
-    config = GatysConfig() if config is None else config
-    if not isinstance(config, GatysConfig):
-        raise ValueError(
-            f"config must be a GatysConfig, got {type(config).__name__}; start from "
-            "preset('gatys2016') and vary it with dataclasses.replace"
-        )
+    config = config_or_default(config, GatysConfig, "gatys2016")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("no style image was given (an empty list); pass one or more styles")
@@ -181,8 +177,7 @@ def transfer(
     _check_layers(config)
     if save_every and save_path:  # refuse a bad path now, not after the first save_every steps
         check_output_path(_numbered(save_path, 0), inputs=_paths(content, *styles, init))
-        total = config.steps + (len(sizes) - 1) * (config.coarse_steps or config.steps)
-        for step in range(save_every, total + 1, save_every):
+        for step in range(save_every, sum(level_steps(config)) + 1, save_every):
             check_output_path(
                 _numbered(save_path, step),
                 inputs=_paths(content, *styles, init),
@@ -201,11 +196,11 @@ def transfer(
         overwrite=overwrite,
         inputs=_paths(content, *styles, init),
     )
-    steps = [config.coarse_steps or config.steps] * (len(sizes) - 1) + [config.steps]
+    steps = level_steps(config)
     run.bar = _progress(sum(steps), progress)
     x = None
     try:
-        for size, level_steps in zip(sizes, steps, strict=True):
+        for size, n_steps in zip(sizes, steps, strict=True):
             level_content = resize(content_img, size).to(device)
             side = max(MIN_SIDE, round(size * config.style_scale))
             level_styles = [resize(s, side).to(device) for s in style_imgs]
@@ -215,7 +210,7 @@ def transfer(
             run.config = level_config(config, size, sizes[-1])
             targets = make_targets(net, level_content, level_styles, blend, run.config)
             x = _initial_image(x, init, level_content, level_styles[0], config).to(device)
-            x = run.level(x, targets, size, level_steps)
+            x = run.level(x, targets, size, n_steps)
             if run.result.stopped != "finished":
                 break
     except KeyboardInterrupt:  # between levels: keep the last level's result

@@ -37,20 +37,14 @@ import os
 import torch
 from torch import Tensor
 
+from stylelib.config import config_or_default
 from stylelib.data import resolve_image
 from stylelib.johnson.config import CHECKPOINT as JOHNSON
 from stylelib.johnson.config import JohnsonConfig
 from stylelib.johnson.network import TransformerNet
 from stylelib.losses import content_loss, style_gram, style_loss, total_variation
-from stylelib.trainkit import (
-    TrainCallback,
-    TrainingRun,
-    TrainResult,
-    image_digest,
-    list_images,
-    run_training,
-    seed_all,
-)
+from stylelib.trainkit import TrainCallback, TrainingRun, TrainResult, run_training, seed_all
+from stylelib.trainset import image_digest, list_images
 from stylelib.vgg import VGGFeatures, layer_table
 
 # --- the loss ------------------------------------------------------------------------------
@@ -155,12 +149,7 @@ def train(
         Diverged: the loss or the network's output became NaN/Inf (the last checkpoint is
             kept).
     """
-    config = JohnsonConfig() if config is None else config
-    if not isinstance(config, JohnsonConfig):
-        raise ValueError(
-            f"config must be a JohnsonConfig, got {type(config).__name__}; start from "
-            "preset('johnson2016') and vary it with dataclasses.replace"
-        )
+    config = config_or_default(config, JohnsonConfig, "johnson2016")
     return run_training(
         lambda procs: _Training(style, data, config, output, resume, overwrite, tensorboard, procs),
         progress=progress,

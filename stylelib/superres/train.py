@@ -11,6 +11,7 @@ import os
 import torch
 from torch import Tensor
 
+from stylelib.config import config_or_default
 from stylelib.losses import content_loss, total_variation
 from stylelib.superres.config import CHECKPOINT, SRConfig
 from stylelib.superres.degrade import degrade
@@ -19,10 +20,10 @@ from stylelib.trainkit import (
     TrainCallback,
     TrainingRun,
     TrainResult,
-    list_images,
     run_training,
     seed_all,
 )
+from stylelib.trainset import list_images
 from stylelib.vgg import VGGFeatures
 
 
@@ -97,12 +98,7 @@ def train_sr(
         DataError, ImageError, CheckpointError, OutputError: bad inputs, one line each.
         Diverged: the loss or the output became NaN/Inf (the last checkpoint is kept).
     """
-    config = SRConfig() if config is None else config
-    if not isinstance(config, SRConfig):
-        raise ValueError(
-            f"config must be an SRConfig, got {type(config).__name__}; start from SRConfig() "
-            "and vary it with dataclasses.replace"
-        )
+    config = config_or_default(config, SRConfig, "johnson2016-sr4")
     return run_training(
         lambda procs: _SRTraining(data, config, output, resume, overwrite, tensorboard, procs),
         progress=progress,

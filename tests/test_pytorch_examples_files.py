@@ -189,6 +189,7 @@ def test_recognised_by_keys_and_shapes(reference):
 # --- the same function -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hw", [(64, 48), (32, 32), (20, 36)])
 def test_a_pytorch_examples_file_gives_the_reference_output(candy, reference, hw):
     image = rand(2, 3, *hw, seed=hw[0])
