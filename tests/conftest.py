@@ -31,3 +31,21 @@ def quiet_random_weights(monkeypatch):
 def image():
     """A seeded 1 x 3 x 48 x 64 image in [0, 1] (non-square on purpose)."""
     return torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(scope="session")
+def notebook_torch_home(tmp_path_factory):
+    """One private, initially empty TORCH_HOME for every notebook this session runs.
+
+    Still no downloaded weights in it; what the lessons put there (the normalised network's
+    scales, calibrated once per random network, half a minute per lesson otherwise) is shared
+    by the lessons instead of being computed again in each one.
+    """
+    return tmp_path_factory.mktemp("notebook_torch_home")
+
+
+@pytest.fixture
+def notebook_cache(offline_cache, notebook_torch_home, monkeypatch):
+    """Point this test's subprocesses (nbgrader, JupyterLab kernels) at the shared cache."""
+    monkeypatch.setenv("TORCH_HOME", str(notebook_torch_home))
+    return notebook_torch_home / "hub" / "checkpoints"

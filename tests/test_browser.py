@@ -116,7 +116,7 @@ def jupyter_lab(root: Path, state: Path, log_path: Path):
     write_lab_settings(state / "settings")
     port = free_port()
     env = {
-        **os.environ,  # TORCH_HOME already points at the tests' empty cache (conftest.py)
+        **os.environ,  # TORCH_HOME: the notebooks' private cache (notebook_cache, conftest.py)
         "STYLELIB_QUICK": "1",
         "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
@@ -173,7 +173,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 @pytest.mark.parametrize("lesson", NOTEBOOKS)
-def test_panel_runs_in_jupyterlab(lesson, tmp_path):
+def test_panel_runs_in_jupyterlab(lesson, tmp_path, notebook_cache):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
     playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")

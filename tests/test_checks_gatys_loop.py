@@ -50,6 +50,7 @@ def make_loop(
     new_optimizer=False,
     result="detach",
     library_gram=False,
+    line_search=None,
 ):
     """A student's loop with one mistake switched on (all off: a right answer)."""
 
@@ -75,7 +76,7 @@ def make_loop(
         def make():
             if optimizer == "adam":
                 return torch.optim.Adam([x], lr=0.02)
-            return torch.optim.LBFGS([x], max_iter=max_iter)
+            return torch.optim.LBFGS([x], max_iter=max_iter, line_search_fn=line_search)
 
         opt = make()
 
@@ -269,6 +270,7 @@ CATALOGUE["gatys_transfer"] = (
         (make_loop("one_step_short", steps_offset=-1), "steps instead of steps="),
         (make_loop("one_step_more", steps_offset=1), "steps instead of steps="),
         (make_loop("default_max_iter", max_iter=20), "max_iter=1"),
+        (make_loop("strong_wolfe", line_search="strong_wolfe"), "line_search_fn='strong_wolfe'"),
         (make_loop("content_target_from_x", content_from_x=True), "follows x"),
         (make_loop("paper_weights", weight=0.2), "w_l = 1/5"),
         (make_loop("unweighted_layers", weight=1.0), "not weighted"),

@@ -31,6 +31,11 @@ pytestmark = pytest.mark.skipif(
 ASSIGNMENT = "00_start_here"
 
 
+@pytest.fixture(autouse=True)
+def _shared_cache(notebook_cache):
+    """The lessons share one private TORCH_HOME (tests/conftest.py): calibrated once."""
+
+
 def failed_cells(notebook: Path) -> list[str]:
     """The code cells of an executed notebook that raised, or never ran, one line each."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))

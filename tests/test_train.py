@@ -335,7 +335,7 @@ DDP_SCRIPT = """
 import hashlib, os, sys, warnings
 from dataclasses import replace
 import torch
-from stylelib.config import preset
+from stylelib.presets import get as preset
 from stylelib.johnson.train import train
 
 warnings.simplefilter("ignore")

@@ -65,7 +65,18 @@ def _known(args) -> list[tuple[Tensor, str]]:
     myi, syi = _stats(y, (1, 2, 3))
     mxb, sxb = _stats(x, (0, 2, 3))
     myb, syb = _stats(y, (0, 2, 3))
+    sx1_0, sy1_0 = _stats(x, per_channel, 1, 0.0)[1], _stats(y, per_channel, 1, 0.0)[1]
     return [
+        (
+            (sy1_0 + EPS) * (x - mx) / (sx1_0 + EPS) + my,
+            "σ is the unbiased std with ε added outside the root (x.std() + ε); the paper's σ "
+            "= sqrt(population variance + ε): x.var(dim=(2, 3), correction=0) + ε, then sqrt",
+        ),
+        (
+            sy1_0 * (x - mx) / sx1_0 + my,
+            "σ is the unbiased std (x.std(), ÷ (H·W − 1)) with no ε; the paper's σ = "
+            "sqrt(population variance + ε): x.var(dim=(2, 3), correction=0) + ε, then sqrt",
+        ),
         (
             sy1 * (x - mx1) / sx1 + my1,
             "you use the unbiased variance (÷ (H·W − 1), torch's default for .var()/.std()); the "

@@ -17,7 +17,17 @@ from torch import Tensor
 
 from stylelib import color, gatys, losses
 
-from .harness import SEED, Exercise, Factor, check_exercise, describe, raised, randn, run
+from .harness import (
+    SEED,
+    Exercise,
+    Factor,
+    check_device,
+    check_exercise,
+    describe,
+    raised,
+    randn,
+    run,
+)
 
 # --- the γ term -------------------------------------------------------------------------------
 
@@ -357,26 +367,6 @@ def _luminance_problem(out: object, stylised: Tensor, content: Tensor) -> str | 
     )
 
 
-def _check_device(fn: Callable, shape: tuple) -> None:
-    """On inputs of another device (meta: shapes only), the output must be there too."""
-    args = tuple(torch.empty(shape, device="meta") for _ in range(2))
-    try:
-        out = fn(*args)
-    except Exception as e:  # noqa: BLE001 - only a device error is the answer's fault
-        if "device" not in str(e) and "meta" not in str(e):
-            return
-        raise AssertionError(
-            f"luminance_transfer fails on inputs that are not on the CPU ({raised('it', e)}): "
-            "create the matrices on the input's device, torch.tensor(..., device=x.device, "
-            "dtype=x.dtype), and stay with torch operations."
-        ) from None
-    if isinstance(out, Tensor) and out.device.type != "meta":
-        raise AssertionError(
-            f"luminance_transfer returns a tensor on {out.device} for inputs on another "
-            "device: build everything on the input's device (device=x.device, or x.new_tensor)."
-        )
-
-
 def check_luminance_transfer(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
     """Check ``fn(stylised, content) -> (B, 3, H, W)``: the stylised Y with the content's I, Q.
 
@@ -395,7 +385,15 @@ def check_luminance_transfer(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         if problem:
             where = describe(LUMINANCE_ARGS, (stylised, content))
             raise AssertionError(f"luminance_transfer: {problem} (on {where}).")
-    _check_device(fn, LUMINANCE_CASES[1][0])
+    shape, dtype = LUMINANCE_CASES[1]
+    check_device(
+        fn,
+        "luminance_transfer",
+        LUMINANCE_ARGS,
+        _luminance_inputs(shape, dtype, SEED),
+        forbid=LUMINANCE_FORBID,
+        reference=luminance_reference,
+    )
     print(
         f"✓ luminance_transfer (YIQ, Gatys et al. 2016b): correct on {len(LUMINANCE_CASES)} "
         "inputs, batched, clamped, on the inputs' device"

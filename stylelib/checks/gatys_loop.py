@@ -393,6 +393,17 @@ def _diagnose(out: Tensor, images: list[Tensor], args: tuple, ref_images: list[T
     )
 
 
+def _evaluations_problem(got: int, expected: int, steps: int) -> str:
+    """The image is right but the loss was evaluated another number of times."""
+    return (
+        f"the image is right, but the loss is evaluated {got} times in {steps} steps where "
+        f"L-BFGS with max_iter=1 evaluates it {expected} times (once per step): a line search "
+        "(line_search_fn='strong_wolfe') or an extra loss evaluation per step costs a forward "
+        "and backward pass each; use torch.optim.LBFGS([x], max_iter=1) and one closure call "
+        "per step"
+    )
+
+
 def check_gatys_loop(fn: Callable[..., Tensor]) -> None:
     """Check ``fn(features_fn, content, style, content_layers, style_layers, alpha, beta,
     steps) -> image`` against the reference loop (see the module's docstring).
@@ -434,6 +445,8 @@ def _check_case(fn: Callable[..., Tensor], case: tuple) -> None:
         expected, ref_images = _loop(_TinyNet(), content, style, *args[3:])
         if _differs(out, expected):
             problem = _diagnose(out, net.images, args, ref_images)
+        elif len(net.images) != len(ref_images):
+            problem = _evaluations_problem(len(net.images), len(ref_images), steps)
     if problem:
         raise AssertionError(f"gatys_transfer: {problem} {where}.")
 

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..errors import one_line
+from .device import SimulatedGPU, has_values, simulated_gpu
 
 # Every call of a student's function is interrupted after this long. A vectorised answer takes
 # milliseconds on the timing inputs; a Python loop over pixels or entries takes tens of seconds
@@ -103,7 +104,7 @@ def describe(names: Sequence[str], args: Sequence[Any]) -> str:
         if isinstance(value, Tensor) and value.dim():
             return f"{tuple(value.shape)}" + (f" {_dtype_name(value)}" if with_dtype else "")
         if isinstance(value, Tensor):
-            return f"tensor({value.item():g})" if not value.is_meta else "a 0-d tensor on meta"
+            return f"tensor({value.item():g})" if has_values(value) else "a 0-d tensor"
         if isinstance(value, dict):  # {conv1_1: (1, 3, 8, 6), ...} float64
             inner = ", ".join(f"{k}: {one(v, False)}" for k, v in value.items())
             first = next(iter(value.values()), None)
@@ -217,7 +218,7 @@ def _compare_snapshot(name: str, where: str, saved: list) -> None:
                 )
             continue
         copy, version = kept
-        same = value.is_meta or torch.equal(value.detach(), copy)  # meta: no values
+        same = not has_values(value) or torch.equal(value.detach(), copy)  # meta, fake
         if value._version != version or not same:
             raise AssertionError(
                 f"{name} modifies its input {path} in place (relu_(), +=, -=, x[...] = ..., "
@@ -324,6 +325,8 @@ def _constant_ratio(got: Tensor, expected: Tensor) -> float | None:
 def _name_factor(ratio: float, factors: Sequence[Factor]) -> str | None:
     """'your value is 4·N²·M² (= 57600) times too large: ...' for the first factor that fits."""
     for f in factors:
+        if math.isclose(f.value, 1.0):  # B = 1, C = 1: "1 times too large" names nothing
+            continue
         number = "" if f.label == _fmt(f.value) else f" (= {_fmt(f.value)})"
         if math.isclose(ratio, f.value, rel_tol=1e-3):
             return f"your value is {f.label}{number} times too large: {f.large or 'divide by it'}"
@@ -340,10 +343,15 @@ def _diagnose_values(
     expected: Tensor,
     factors: Sequence[Factor] = (),
     known: Sequence[tuple[Tensor, str]] = (),
+    inputs: Sequence[tuple[str, Tensor]] = (),
 ) -> str | None:
-    """None if ``got`` is right; else a known mistake, a named factor, or the size of the error."""
+    """None if ``got`` is right; else NaN or Inf, a known mistake, a named factor, or the size
+    of the error. ``inputs`` (path, tensor) locate NaN at an input's zeros."""
     if _close(got, expected):
         return None
+    nonfinite = _nonfinite(got, expected, inputs)
+    if nonfinite:
+        return nonfinite
     for value, message in known:
         if value.shape == got.shape and _close(got, value):
             return message
@@ -370,6 +378,31 @@ def _diagnose_values(
             )
         return f"your value is {got.item():.6g}, expected {expected.item():.6g}{ratio_text}"
     return f"wrong values: off by up to {diff:.3g} where the expected values reach {scale:.3g}"
+
+
+def _nonfinite(got: Tensor, expected: Tensor, inputs: Sequence[tuple[str, Tensor]]) -> str | None:
+    """'it returns NaN at 12 of 60 entries, exactly where features is 0: ...', or None."""
+    got, expected = got.detach(), expected.detach()
+    bad = ~torch.isfinite(got) & torch.isfinite(expected)
+    if not bad.any():
+        return None
+    nan, inf = bool(got[bad].isnan().any()), bool(got[bad].isinf().any())
+    kind = "NaN and Inf" if nan and inf else "NaN" if nan else "Inf"
+    zero = next(
+        (
+            path
+            for path, t in inputs
+            if t.shape == got.shape and has_values(t) and bool((t.detach()[bad] == 0).all())
+        ),
+        None,
+    )
+    return (
+        f"it returns {kind} at {int(bad.sum())} of {bad.numel()} entries"
+        + (f", exactly where {zero} is 0" if zero else "")
+        + " (the expected values are finite there): a division by zero or 0/0 (x / x as a "
+        "mask?), or log or sqrt of 0; build a mask with a comparison, (x > 0).to(x.dtype), "
+        "or torch.where, and keep ε inside roots and logs"
+    )
 
 
 def _type_problem(out: Any, expected: Tensor) -> str | None:
@@ -483,7 +516,8 @@ def _check_values(
         wrong_shape = f"wrong output shape {got}, expected {tuple(expected.shape)}"
         problem = ex.shape_hint(got, args) or wrong_shape
     problem = problem or ex.extra(out)
-    problem = problem or _diagnose_values(out, expected, ex.factors(args), ex.known(args))
+    inputs = list(_tensors(ex.arg_names, args))
+    problem = problem or _diagnose_values(out, expected, ex.factors(args), ex.known(args), inputs)
     if problem:
         batch = batch_size(args)
         batching = f"correct for B = 1 but not for B = {batch}: " if single_ok and batch > 1 else ""
@@ -530,30 +564,89 @@ def _hard(args: tuple) -> tuple:
 
 
 def _check_device(fn: Callable, ex: Exercise) -> None:
-    """The answer runs on inputs of another device (``meta``: shapes only, no data, no time)
-    and returns its result there: a tensor made without ``device=`` would stay on the CPU."""
+    """The answer on a batch of inputs on another device (see :func:`check_device`)."""
     case, dtype = next(((c, d) for c, d in ex.cases if _batch_of(ex, c) > 1), ex.cases[0])
-    args = _map_tensors(ex.make(case, dtype, SEED, False), lambda t: t.to("meta"))
-    try:
-        expected = ex.reference(*args)
-    except (NotImplementedError, RuntimeError):  # the reference itself cannot: nothing to learn
+    args = ex.make(case, dtype, SEED, False)
+    check_device(fn, ex.name, ex.arg_names, args, forbid=ex.forbid, reference=ex.reference)
+
+
+def check_device(
+    fn: Callable,
+    name: str,
+    arg_names: Sequence[str],
+    args: Sequence[Any],
+    *,
+    forbid: Sequence[ModuleType] = (),
+    reference: Callable[..., Any] | None = None,
+) -> None:
+    """``fn`` must run where its inputs are and return its result there.
+
+    First on a simulated GPU (:mod:`.device`: fake CUDA tensors, which follow a GPU's rules
+    for every operation, so a CPU tensor mixed in fails as on a GPU and is named). Where that
+    cannot be made, or the answer fails there for another reason than a device slip (fake
+    tensors hold no values: ``.item()``, a boolean mask, a module built in the answer and
+    moved with ``.to``), it runs on ``meta`` inputs instead, which catch fewer slips. Nothing
+    is checked where the ``reference`` itself cannot run there.
+    """
+    gpu = simulated_gpu()
+    if gpu is not None and _on_simulated_gpu(fn, name, arg_names, args, forbid, reference, gpu):
         return
-    where = describe(ex.arg_names, args)
+    _on_meta(fn, name, arg_names, args, forbid, reference)
+
+
+def _on_simulated_gpu(fn, name, arg_names, args, forbid, reference, gpu: SimulatedGPU) -> bool:
+    """True when the answer passes on the simulated GPU; False to decide on ``meta``."""
+    there = _map_tensors(tuple(args), gpu.make)
+    if reference is not None:
+        try:
+            with gpu.mode:
+                reference(*_map_tensors(tuple(args), gpu.make))
+        except Exception:  # noqa: BLE001 - the library cannot run there: try meta
+            return False
+
+    def inside(*answer_args):
+        with gpu.running():
+            return fn(*answer_args)
+
     try:
-        out = run(fn, ex.name, ex.arg_names, args, forbid=ex.forbid)
+        out = run(inside, name, arg_names, there, forbid=forbid)
+    except AssertionError as e:
+        problem = gpu.problem(name, e.__cause__) if e.__cause__ is not None else None
+        if problem is None:
+            return False
+        raise AssertionError(f"{problem}.") from None
+    if isinstance(out, Tensor) and out.device != gpu.device:
+        raise AssertionError(_elsewhere(name, out, gpu.device, describe(arg_names, there)))
+    return True
+
+
+def _elsewhere(name: str, out: Tensor, device: torch.device, where: str) -> str:
+    return (
+        f"{name} returns its result on {out.device} for inputs on {device} (on {where}): a "
+        "tensor made without device= stays on the CPU; create it from the inputs "
+        "(torch.zeros_like(x), x.new_zeros(...)) or pass device=x.device."
+    )
+
+
+def _on_meta(fn, name, arg_names, args, forbid, reference) -> None:
+    """The answer on ``meta`` inputs (shapes only, no data, no time)."""
+    args = _map_tensors(tuple(args), lambda t: t.to("meta"))
+    if reference is not None:
+        try:
+            reference(*args)
+        except (NotImplementedError, RuntimeError):  # the reference itself cannot
+            return
+    try:
+        out = run(fn, name, arg_names, args, forbid=forbid)
     except AssertionError as e:
         error = str(e).split(" raised ", 1)[-1].split(" (on ", 1)[0][:160]
         raise AssertionError(
-            f"{ex.name} fails on inputs on another device (meta, shapes only): {error}; on a "
+            f"{name} fails on inputs on another device (meta, shapes only): {error}; on a "
             "GPU it would fail too: create every tensor from the inputs (torch.zeros_like(x), "
             "x.new_tensor(...), device=x.device), no .item() or .numpy()."
         ) from None
-    if isinstance(out, Tensor) and out.device != expected.device:
-        raise AssertionError(
-            f"{ex.name} returns its result on {out.device} for inputs on {expected.device} "
-            f"(on {where}): a tensor made without device= stays on the CPU; create it from the "
-            "inputs (torch.zeros_like(x), x.new_zeros(...)) or pass device=x.device."
-        )
+    if isinstance(out, Tensor) and out.device.type != "meta":
+        raise AssertionError(_elsewhere(name, out, torch.device("meta"), describe(arg_names, args)))
 
 
 def _check_gradient(
@@ -576,7 +669,14 @@ def _check_gradient(
     weight = randn(ref_out.shape, torch.float64, SEED)  # a random direction to back-propagate
     leaves = [(path, t) for path, t in _tensors(ex.arg_names, args) if t.requires_grad]
     ref_leaves = [t for _, t in _tensors(ex.arg_names, ref_args) if t.requires_grad]
-    grads = torch.autograd.grad((out * weight).sum(), [t for _, t in leaves], allow_unused=True)
+    try:
+        grads = torch.autograd.grad((out * weight).sum(), [t for _, t in leaves], allow_unused=True)
+    except Exception as e:  # noqa: BLE001 - the answer's graph failed: say so in one line
+        hint = next((h for key, h in _EXCEPTION_HINTS.items() if key in str(e)), "")
+        raise AssertionError(
+            f"{ex.name}'s gradient cannot be computed: {raised('backward', e)} (on {where})"
+            + (f"; hint: {hint}." if hint else ".")
+        ) from None
     ref_grads = torch.autograd.grad((ref_out * weight).sum(), ref_leaves, allow_unused=True)
     for (path, leaf), grad, ref_grad in zip(leaves, grads, ref_grads, strict=True):
         if grad is None and ref_grad is None:  # e.g. a content layer among the style features

@@ -184,14 +184,19 @@ def _check_gradient(net: nn.Module, reference: nn.Sequential) -> None:
     """The gradient with respect to the image, which style transfer follows, must be VGG's."""
     x = randn(GRADIENT_INPUT, torch.float32, SEED + len(INPUTS), grad=True)
     out = _forward(net, x)
+    cut = (
+        f"{NAME}(): the output does not reach back to the image, so no gradient can flow to "
+        "the pixels: remove .detach(), torch.no_grad() or .data from the network"
+    )
     if not isinstance(out, Tensor) or out.grad_fn is None:
-        raise AssertionError(
-            f"{NAME}(): the output does not reach back to the image (it has no grad_fn), so no "
-            "gradient can flow to the pixels: remove .detach(), torch.no_grad() or .data from "
-            "the network."
-        )
+        raise AssertionError(f"{cut} (its output has no grad_fn).")
     weight = randn(out.shape, torch.float32, SEED)  # a random direction to back-propagate
-    (grad,) = torch.autograd.grad((out * weight).sum(), x)
+    try:  # a graph cut part-way still has a grad_fn (the later layers' weights)
+        (grad,) = torch.autograd.grad((out * weight).sum(), x, allow_unused=True)
+    except Exception as e:  # noqa: BLE001 - the answer's graph failed: say so in one line
+        raise AssertionError(f"{NAME}(): {raised('back-propagating its output', e)}.") from None
+    if grad is None:
+        raise AssertionError(f"{cut} (a module part-way cuts the graph).")
     x_ref = x.detach().clone().requires_grad_(True)
     (want,) = torch.autograd.grad((reference(x_ref) * weight).sum(), x_ref)
     diff, scale = (grad - want).abs().max().item(), want.abs().max().item()

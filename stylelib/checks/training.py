@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from stylelib import johnson, losses, trainkit, trainset
 
@@ -123,7 +124,7 @@ OPTIMIZERS: dict[str, Callable[[Any], torch.optim.Optimizer]] = {
     "SGD(lr=0.1, momentum=0.9)": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
     "Adam(lr=0.05)": lambda params: torch.optim.Adam(params, lr=0.05),
 }
-PHOTOS = (2, 3, 6, 7)  # a batch of 2 small non-square photos
+PHOTOS = (3, 3, 6, 7)  # 3 small non-square photos: a loss × B is not a backward twice (× 2)
 STEP = (
     "optimizer.zero_grad(), stylized = net(photos), loss = loss_fn(stylized, photos), "
     "loss.backward(), optimizer.step(), return loss.item()"
@@ -188,7 +189,7 @@ def _replay(make_opt: Callable, state: _State, photos: Tensor, variant: str = ""
     if variant != "no zero_grad":
         optimizer.zero_grad()
     loss = _loss(net(photos), photos)
-    loss.backward()
+    (loss * len(photos) if variant == "times B" else loss).backward()
     if variant == "doubled":
         for p in net.parameters():
             p.grad = 2 * p.grad
@@ -211,10 +212,17 @@ _MISTAKES = {  # variant of _replay -> what the student did
     "optimizer.zero_grad() before loss.backward() in every step",
     "doubled": "the gradient is twice the loss's: is loss.backward() called twice (with "
     "retain_graph=True)? Back-propagate once per step",
+    "times B": f"the gradient is B = {PHOTOS[0]} times the loss's: is the loss multiplied by "
+    "the batch size (or summed over the images)? loss_fn already averages over the batch: "
+    "back-propagate its loss as it is",
     "two steps": "optimizer.step() is called twice: once per step, after loss.backward()",
     "fresh optimizer": "a new optimizer is made in the step, which forgets its state (momentum, "
     "Adam's moments): use the optimizer you are given",
 }
+_BY_HAND = (
+    "the weights are updated by hand (p -= lr * p.grad) instead of by the optimizer you are "
+    "given: call optimizer.step(), which applies its own rule (momentum, Adam's moments)"
+)
 
 
 def check_train_step(fn: Callable[..., float]) -> None:
@@ -241,11 +249,15 @@ def check_train_step(fn: Callable[..., float]) -> None:
             ref_net, ref_optimizer, ref_loss = _replay(make_opt, state, photos)
             before = _weights(net)
             loss_fn = _LossFn()
-            out = _call(fn, net, optimizer, photos, loss_fn, where)
+            stepped: list[torch.optim.Optimizer] = []  # every optimizer.step() in the call
+            out = _call(fn, net, optimizer, photos, loss_fn, where, stepped)
             _check_loss_calls(loss_fn, photos, ref_net, state, where)
             got = _weights(net)
             if not _same(got, _weights(ref_net)):
-                raise AssertionError(_wrong_weights(got, before, make_opt, state, photos, where))
+                mine = any(o is optimizer for o in stepped)
+                raise AssertionError(
+                    _wrong_weights(got, before, make_opt, state, photos, where, mine, stepped)
+                )
             _check_returned(out, ref_loss, ref_net, photos, where)
             state = _state(ref_net, ref_optimizer)
     print(
@@ -254,8 +266,12 @@ def check_train_step(fn: Callable[..., float]) -> None:
     )
 
 
-def _call(fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where: str) -> Any:
-    """The student's step through the harness; a failed backward explained from the calls."""
+def _call(
+    fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where: str, stepped: list
+) -> Any:
+    """The student's step through the harness; a failed backward explained from the calls.
+    ``stepped`` receives every optimizer whose step() runs meanwhile (any, not only ours)."""
+    hook = register_optimizer_step_pre_hook(lambda opt, args, kwargs: stepped.append(opt))
     try:
         return run(
             lambda photos: fn(net, optimizer, photos, loss_fn),
@@ -274,6 +290,8 @@ def _call(fn: Callable, net, optimizer, photos: Tensor, loss_fn: _LossFn, where:
                 f"step ({where})."
             ) from None
         raise
+    finally:
+        hook.remove()
 
 
 def _no_gradient(loss_fn: _LossFn, photos: Tensor) -> str:
@@ -340,14 +358,19 @@ def _wrong_weights(
     state: _State,
     photos: Tensor,
     where: str,
+    mine: bool = True,
+    stepped: Sequence[torch.optim.Optimizer] = (),
 ) -> str:
-    """Name the mistake behind weights that differ from the reference step's."""
+    """Name the mistake behind weights that differ from the reference step's; ``mine``: the
+    given optimizer's step() ran, ``stepped``: every optimizer whose step() ran."""
     if _same(got, before):
         return (
             "the weights did not change: call optimizer.step() after loss.backward() (a step "
             "before backward, or a zero_grad between backward and step, uses no gradient) "
             f"({where})."
         )
+    if not mine:
+        return f"{_MISTAKES['fresh optimizer'] if stepped else _BY_HAND} ({where})."
     for variant, message in _MISTAKES.items():
         if _same(got, _weights(_replay(make_opt, state, photos, variant)[0])):
             return f"{message} ({where})."

@@ -10,6 +10,7 @@ those same weights with torch operations, and compares the two outputs.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stylelib import blocks, johnson
+from stylelib.checks.device import SimulatedGPU, simulated_gpu
 from stylelib.checks.harness import SEED, library_calls, raised, randn, run
 from stylelib.checks.trace import NORMS, Call, Trace
 from stylelib.johnson import network as johnson_network
@@ -499,7 +501,13 @@ def _check_gradient(
             "no gradient flows through your block: its output has no grad_fn; remove "
             f"torch.no_grad(), .detach() or .data from forward ({where})."
         )
-    grads = torch.autograd.grad((out * weight).sum(), leaves, allow_unused=True)
+    try:
+        grads = torch.autograd.grad((out * weight).sum(), leaves, allow_unused=True)
+    except Exception as e:  # noqa: BLE001 - the answer's graph failed: say so in one line
+        raise AssertionError(
+            f"{raised('back-propagating through ResidualBlock', e)}: is a tensor autograd "
+            f"needs changed in place (relu_(), +=) in forward? ({where})."
+        ) from None
     ref_out = _reference(ref_x, ref_roles, pads)
     ref_grads = torch.autograd.grad((ref_out * weight).sum(), ref_leaves)
     for name, grad, ref_grad in zip(names, grads, ref_grads, strict=True):
@@ -516,7 +524,11 @@ def _check_gradient(
 
 
 def _check_device(block: nn.Module, x: Tensor, where: str) -> None:
-    """The block must run where its input and weights are: here on the ``meta`` device."""
+    """The block must run where its input and weights are: on a simulated GPU (see
+    :mod:`.device`), or on the ``meta`` device where that cannot be made or does not run."""
+    gpu = simulated_gpu()
+    if gpu is not None and _on_simulated_gpu(block, x, where, gpu):
+        return
     trace = Trace(on_meta=True)
     advice = (
         "create tensors in forward with device=x.device (torch.zeros(..., device=x.device)), "
@@ -536,6 +548,29 @@ def _check_device(block: nn.Module, x: Tensor, where: str) -> None:
             f"ResidualBlock uses a tensor on the CPU whatever its input's device (in "
             f"{trace.cpu_tensor or 'forward'}), which fails on a GPU: {advice} ({where})."
         )
+
+
+def _on_simulated_gpu(block: nn.Module, x: Tensor, where: str, gpu: SimulatedGPU) -> bool:
+    """True when a copy of the block, moved to the simulated GPU, runs there; False to decide
+    on ``meta`` (a failure that is not a device slip)."""
+    try:
+        moved = copy.deepcopy(block)
+        with gpu.mode:
+            moved.to(gpu.device)
+        x = gpu.make(x)
+        with gpu.running():
+            out = moved(x)
+    except Exception as e:  # noqa: BLE001 - a device slip is reported, the rest goes to meta
+        problem = gpu.problem("ResidualBlock", e)
+        if problem is None:
+            return False
+        raise AssertionError(f"{problem}; keep fixed tensors as buffers ({where}).") from None
+    if isinstance(out, Tensor) and out.device != gpu.device:
+        raise AssertionError(
+            f"ResidualBlock returns its output on {out.device} for an input on {gpu.device}: "
+            f"create tensors in forward with device=x.device ({where})."
+        )
+    return True
 
 
 __all__ = ["check_residual_block"]
