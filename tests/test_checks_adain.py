@@ -149,6 +149,26 @@ def adain_style_positions(content_feat, style_feat):
     return F.instance_norm(style_feat, eps=EPS) * s_std + s_mean
 
 
+def adain_std_plus_eps(content_feat, style_feat):  # torch's default std, ε outside the root
+    mx, my = content_feat.mean(dim=(2, 3), keepdim=True), style_feat.mean(dim=(2, 3), keepdim=True)
+    sx = content_feat.std(dim=(2, 3), keepdim=True) + EPS
+    sy = style_feat.std(dim=(2, 3), keepdim=True) + EPS
+    return sy * (content_feat - mx) / sx + my
+
+
+def adain_std_mean_plus_eps(content_feat, style_feat):
+    sx, mx = torch.std_mean(content_feat, dim=(2, 3), keepdim=True)
+    sy, my = torch.std_mean(style_feat, dim=(2, 3), keepdim=True)
+    return (sy + EPS) * (content_feat - mx) / (sx + EPS) + my
+
+
+def adain_std_no_eps(content_feat, style_feat):
+    flat_x, flat_y = content_feat.flatten(2), style_feat.flatten(2)
+    mx, my = flat_x.mean(-1)[..., None, None], flat_y.mean(-1)[..., None, None]
+    sx, sy = flat_x.std(-1)[..., None, None], flat_y.std(-1)[..., None, None]
+    return sy * (content_feat - mx) / sx + my
+
+
 CATALOGUE["adain"] = (
     checks.check_adain,
     {},
@@ -167,6 +187,9 @@ CATALOGUE["adain"] = (
         (adain_in_place, "in place"),
         (adain_returns_statistics, "those are statistics"),
         (adain_style_positions, "the style's"),
+        (adain_std_plus_eps, "unbiased std with ε added outside the root"),
+        (adain_std_mean_plus_eps, "unbiased std with ε added outside the root"),
+        (adain_std_no_eps, "unbiased std (x.std(), ÷ (H·W − 1)) with no ε"),
     ],
     [adain_right, adain_instance_norm, adain_flattened, adain_var_mean, adain_einsum],
 )

@@ -255,6 +255,63 @@ def luminance_matrix_on_cpu(stylised, content):
     return (yiq @ torch.linalg.inv(m).T).permute(0, 3, 1, 2).clamp(0, 1)
 
 
+# The same slip (a matrix made without device=) written the ways the lesson's students write it:
+# on a GPU each raises "Expected all tensors to be on the same device".
+
+
+def luminance_einsum_on_cpu(stylised, content):  # the lesson's own solution, device= forgotten
+    m = torch.tensor(YIQ, dtype=stylised.dtype)
+    y = torch.einsum("kc,bchw->bkhw", m[:1], stylised)
+    iq = torch.einsum("kc,bchw->bkhw", m[1:], content)
+    rgb = torch.einsum("kc,bchw->bkhw", torch.linalg.inv(m), torch.cat([y, iq], dim=1))
+    return rgb.clamp(0, 1)
+
+
+def luminance_conv2d_on_cpu(stylised, content):  # 1x1 convolutions with the matrix's rows
+    m = torch.tensor(YIQ, dtype=stylised.dtype)
+    y = F.conv2d(stylised, m[:1, :, None, None])
+    iq = F.conv2d(content, m[1:, :, None, None])
+    return F.conv2d(torch.cat([y, iq], 1), torch.linalg.inv(m)[:, :, None, None]).clamp(0, 1)
+
+
+def luminance_torch_matmul_on_cpu(stylised, content):
+    m = torch.tensor(YIQ, dtype=stylised.dtype)
+    y = torch.matmul(m[:1], stylised.flatten(2))
+    iq = torch.matmul(m[1:], content.flatten(2))
+    rgb = torch.matmul(torch.linalg.inv(m), torch.cat([y, iq], dim=1))
+    return rgb.reshape(stylised.shape).clamp(0, 1)
+
+
+def luminance_broadcast_on_cpu(stylised, content):  # weights broadcast over (B, 3, H, W)
+    weights = torch.tensor(YIQ[0], dtype=stylised.dtype).view(1, 3, 1, 1)
+    delta = (stylised * weights).sum(1, keepdim=True) - (content * weights).sum(1, keepdim=True)
+    return (content + delta).clamp(0, 1)
+
+
+GLOBAL_YIQ = torch.tensor(YIQ, dtype=torch.float64)  # a notebook cell's constant
+
+
+def luminance_global_matrix(stylised, content):
+    m = GLOBAL_YIQ.to(stylised.dtype)  # the dtype follows, the device does not
+    y = torch.einsum("kc,bchw->bkhw", m[:1], stylised)
+    iq = torch.einsum("kc,bchw->bkhw", m[1:], content)
+    return torch.einsum("kc,bchw->bkhw", torch.linalg.inv(m), torch.cat([y, iq], 1)).clamp(0, 1)
+
+
+def luminance_conv2d_new_tensor(stylised, content):  # right: the matrix from the input
+    m = stylised.new_tensor(YIQ)
+    y = F.conv2d(stylised, m[:1, :, None, None])
+    iq = F.conv2d(content, m[1:, :, None, None])
+    return F.conv2d(torch.cat([y, iq], 1), torch.linalg.inv(m)[:, :, None, None]).clamp(0, 1)
+
+
+def luminance_global_moved(stylised, content):  # right: the constant moved to the input
+    m = GLOBAL_YIQ.to(stylised)
+    weights = m[0].view(1, 3, 1, 1)
+    delta = (stylised * weights).sum(1, keepdim=True) - (content * weights).sum(1, keepdim=True)
+    return (content + delta).clamp(0, 1)
+
+
 BT709 = [[0.2126, 0.7152, 0.0722], [-0.09991, -0.33609, 0.436], [0.615, -0.55861, -0.05639]]
 
 CATALOGUE["luminance_transfer"] = (
@@ -271,9 +328,21 @@ CATALOGUE["luminance_transfer"] = (
         (luminance_wrong(channels_last_out=True), "channels-last"),
         (luminance_channels_last_input, "the channels are axis 1"),
         (luminance_matrix_on_cpu, "on the input's device"),
+        (luminance_einsum_on_cpu, "tensor made by torch.tensor(...) without device= meets"),
+        (luminance_conv2d_on_cpu, "in torch.conv2d(...)"),
+        (luminance_torch_matmul_on_cpu, "in torch.matmul(...)"),
+        (luminance_broadcast_on_cpu, "the (1, 3, 1, 1) tensor made by torch.tensor(...)"),
+        (luminance_global_matrix, "made before the function runs"),
         (luminance_via_library, "the library's own answer"),
     ],
-    [luminance_right, luminance_channels_last_skimage, luminance_by_difference, luminance_yuv],
+    [
+        luminance_right,
+        luminance_channels_last_skimage,
+        luminance_by_difference,
+        luminance_yuv,
+        luminance_conv2d_new_tensor,
+        luminance_global_moved,
+    ],
 )
 
 

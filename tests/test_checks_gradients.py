@@ -64,6 +64,15 @@ def content_on_the_cpu(features, target):
     return (features - target) * (mask + (features > 0))
 
 
+def content_mask_by_division(features, target):  # F / F is 1 where F > 0, 0/0 = NaN at 0
+    return (features - target) * (features / features)
+
+
+def content_mask_by_division_nan_to_zero_missed(features, target):
+    mask = torch.where(features > 0, features / features, features / features)
+    return (features - target) * mask
+
+
 def content_library(features, target):
     x = features.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(losses.content_loss(torch.relu(x), target), x)
@@ -126,6 +135,10 @@ def style_on_the_cpu(features, target_gram):
     return _style(features, target_gram) + torch.zeros(features.shape, dtype=features.dtype)
 
 
+def style_mask_by_division(features, target_gram):
+    return _style(features, target_gram, mask=False) * features / features
+
+
 def style_library(features, target_gram):
     x = features.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(losses.layer_style_loss(torch.relu(x), target_gram), x)
@@ -144,6 +157,8 @@ CATALOGUE = {
             (content_batch_mean, "do not average"),
             (content_summed_over_channels, "wrong output shape"),
             (content_on_the_cpu, "another device"),
+            (content_mask_by_division, "returns NaN at"),
+            (content_mask_by_division_nan_to_zero_missed, "exactly where features is 0"),
             (content_library, "the library's own answer"),
         ],
         [content_masked, content_where, content_by_autograd, content_sign_of_f],
@@ -158,6 +173,7 @@ CATALOGUE = {
             (style_n_m, "not by N·M"),
             (style_flat, "reshape the N × M matrix back"),
             (style_on_the_cpu, "another device"),
+            (style_mask_by_division, "returns NaN at"),
             (style_library, "the library's own answer"),
         ],
         [style_matrix, style_paper_transposed, style_einsum],

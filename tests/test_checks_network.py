@@ -243,6 +243,19 @@ def features_detached_relu():
     return nn.Sequential(*from_config(relu=DetachedReLU))
 
 
+class CutReLU(nn.ReLU):
+    """ "VGG is frozen, so its features need no graph": relu, detached."""
+
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
+def features_detached_part_way():
+    net = nn.Sequential(*from_config())
+    net[15] = CutReLU()  # relu3_3: the later convolutions' weights still give a grad_fn
+    return net
+
+
 def features_float64():
     return nn.Sequential(*from_config()).double()
 
@@ -290,6 +303,7 @@ CATALOGUE["vgg16_sequential"] = (
         (features_float64, "float64 on cpu"),
         (features_no_grad_forward, "no grad_fn"),
         (features_detached_relu, "the gradient with respect to the image is off"),
+        (features_detached_part_way, "a module part-way cuts the graph"),
         (features_forgot_return, "return statement"),
         (features_from_the_library, "the library's own answer"),
         (features_from_the_library_via_vgg, "the library's own answer"),

@@ -241,6 +241,42 @@ def step_returns_none(net, optimizer, photos, loss_fn):
     step_right(net, optimizer, photos, loss_fn)
 
 
+def step_loss_times_batch(net, optimizer, photos, loss_fn):  # "the loss of the whole batch"
+    optimizer.zero_grad()
+    loss = loss_fn(net(photos), photos) * photos.shape[0]
+    loss.backward()
+    optimizer.step()
+    return loss.item() / photos.shape[0]
+
+
+def step_loss_times_len(net, optimizer, photos, loss_fn):
+    optimizer.zero_grad()
+    loss = loss_fn(net(photos), photos)
+    (len(photos) * loss).backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_update_by_hand(net, optimizer, photos, loss_fn):  # SGD written out: no momentum
+    optimizer.zero_grad()
+    loss = loss_fn(net(photos), photos)
+    loss.backward()
+    with torch.no_grad():
+        for p in net.parameters():
+            p -= optimizer.param_groups[0]["lr"] * p.grad
+    return loss.item()
+
+
+def step_update_by_hand_data(net, optimizer, photos, loss_fn):
+    for p in net.parameters():
+        p.grad = None
+    loss = loss_fn(net(photos), photos)
+    loss.backward()
+    for p in net.parameters():
+        p.data.add_(p.grad, alpha=-0.1)
+    return loss.item()
+
+
 CATALOGUE["train_step"] = (
     checks.check_train_step,
     {},
@@ -256,6 +292,10 @@ CATALOGUE["train_step"] = (
         (step_backward_twice, "called twice"),
         (step_backward_twice_retained, "twice the loss's"),
         (step_new_optimizer, "new optimizer"),
+        (step_loss_times_batch, "multiplied by the batch size"),
+        (step_loss_times_len, "multiplied by the batch size"),
+        (step_update_by_hand, "updated by hand"),
+        (step_update_by_hand_data, "updated by hand"),
         (step_returns_loss_after, "loss after the update"),
         (step_returns_none, "returns NoneType"),
     ],

@@ -17,7 +17,8 @@ is apart from the checks, which live by lesson: :mod:`.arithmetic` and :mod:`.ne
 (05). Each lists its checks in ``__all__``; this package exports them all.
 
 Every check also runs the answer on a hard input (values beyond [0, 1], a flat patch of
-ties) and once on the ``meta`` device, refuses answers that change their arguments, and
+ties) and once on a simulated GPU (:mod:`.device`; ``meta`` where that cannot be made), refuses
+answers that change their arguments, and
 refuses answers that are, wrap or call the library's own reference code (the library is the
 reference, so using it would score without learning; see :func:`.harness.run`).
 

@@ -95,13 +95,19 @@ class _Culprit(TorchFunctionMode):
         )
 
 
+_OPERATORS = {"matmul": "@", "mul": "*", "add": "+", "sub": "-", "truediv": "/", "pow": "**"}
+
+
 def _name(func: Any) -> str:
-    """``torch.einsum``, ``Tensor.matmul``, ``F.conv2d`` as the student wrote it, roughly."""
+    """``torch.einsum(...)``, ``Tensor.view``, ``the operator @``: roughly as it was written."""
     name = getattr(func, "__name__", "an operation")
+    if name.startswith("__"):
+        bare = name.strip("_").removeprefix("r").removeprefix("i")
+        return f"the operator {_OPERATORS.get(bare, name)}"
     qualname = getattr(func, "__qualname__", name)
     if qualname.startswith(("TensorBase.", "Tensor.", "_TensorBase.")):
-        return f"Tensor.{name}" if not name.startswith("__") else f"the operator {name}"
-    return f"torch.{name}(...)" if not name.startswith("__") else f"the operator {name}"
+        return f"Tensor.{name}"
+    return f"torch.{name}(...)"
 
 
 class SimulatedGPU:
