@@ -266,6 +266,7 @@ def test_vgg_files_are_installed_by_the_weights_module(cache, tmp_path, capsys):
 
 def test_adain_files_are_recognised_by_the_adain_modules_checks(cache, tmp_path):
     from stylelib.adain import networks as adain
+
     generator = torch.Generator().manual_seed(0)
     decoder = {k: torch.randn(s, generator=generator) for k, s in adain.decoder_shapes().items()}
     encoder = {k: torch.randn(s, generator=generator) for k, s in adain.encoder_shapes().items()}
