@@ -52,6 +52,17 @@ def failed_cells(notebook: Path) -> list[str]:
     return problems
 
 
+def full_marks(folder: Path) -> dict[str, float]:
+    """Each graded cell's points, from the instructor source's nbgrader metadata."""
+    marks = {}
+    for notebook in folder.glob("*.ipynb"):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                marks[meta["grade_id"]] = meta["points"]
+    return marks
+
+
 def assert_runs_top_to_bottom(root: Path, student: str, name: str) -> None:
     notebooks = sorted((root / "autograded" / student / name).glob("*.ipynb"))
     assert notebooks, f"nbgrader wrote no autograded notebook for {student}/{name}"
@@ -213,7 +224,7 @@ def test_lesson_runs_and_its_solutions_get_full_marks_and_untouched_versions_zer
     course.nbgrader("autograde", name, "--force", cwd=root)
     assert_runs_top_to_bottom(root, "ada", name)
     scores = course.scores(root, name)
-    assert scores["ada"] and all(points > 0 for points in scores["ada"].values()), scores
+    assert scores["ada"] == full_marks(root / "source" / name), scores
     assert set(scores["bob"].values()) == {0}, scores
 
 
