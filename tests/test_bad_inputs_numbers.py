@@ -470,6 +470,7 @@ def test_the_same_in_python_raises_the_libraries_data_error(files):
     assert snapshot(files.root) == before
 
 
+@pytest.mark.slow
 def test_a_training_run_whose_weights_blow_up_is_a_diverged_run(capsys, files):
     # an update to inf/NaN weights used to reach VGG as "the input contains NaN": a bad-input
     # error (exit 2) for what is a diverged run (exit 1, the last checkpoint kept)

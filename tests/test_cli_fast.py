@@ -80,6 +80,7 @@ def test_every_training_flag_reaches_the_config(photos, tmp_path, capsys):
     assert {k: config[k] for k in expected} == expected
 
 
+@pytest.mark.slow
 def test_resume_needs_no_other_flags(photos, model, capsys):
     code, stdout, _ = main_resume(capsys, photos, model, "--steps", "4")
     assert code == 0 and "trained 2 steps (to step 4 of 4)" in stdout
@@ -94,6 +95,7 @@ def main_resume(capsys, photos, model, *flags):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_stylize_round_trips_a_trained_model_at_any_size(model, tmp_path, capsys):
     photo = save_image(torch.rand(1, 3, 33, 47), tmp_path / "odd.png")
     out = tmp_path / "odd-mosaic.png"
@@ -107,6 +109,7 @@ def test_stylize_round_trips_a_trained_model_at_any_size(model, tmp_path, capsys
     assert code == 0 and "(64 x 45)" in stdout
 
 
+@pytest.mark.slow
 def test_stylize_several_inputs_into_a_folder(model, photos, tmp_path, capsys):
     extra = save_image(torch.rand(1, 3, 36, 36), tmp_path / "extra.jpg")
     (photos / "broken.png").write_bytes(b"junk")

@@ -185,6 +185,7 @@ def caffe_by_hand(state, image, upto):
     return x
 
 
+@pytest.mark.slow  # builds a whole VGG-19 file per case
 @pytest.mark.parametrize("name", ["vgg19-d01eb7cb.pth", "my-copy.pth"])
 def test_caffe_file_gives_the_features_of_bgr_0_255_input_by_hand(tmp_path, image, name):
     path = tmp_path / name
