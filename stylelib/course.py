@@ -120,7 +120,7 @@ def scores(root: Path, assignment: str) -> dict[str, dict[str, float]]:
 
 
 def has_exercises(name: str, lessons: Path = LESSONS) -> bool:
-    """True if an assignment has graded cells (lesson 05, say, has none)."""
+    """True if an assignment has graded cells (lesson 04, say, has none)."""
     for path in (instructor_dir(lessons) / "source" / name).glob("*.ipynb"):
         for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
             if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):

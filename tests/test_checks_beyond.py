@@ -1,4 +1,4 @@
-"""stylelib.checks.beyond: wrong and right answers to lesson 05's exercises.
+"""stylelib.checks.beyond: wrong and right answers to lesson 04's exercises.
 
 Every wrong answer below is a mistake students make; the check must reject it with a message
 that names the mistake (the keyword). Every right answer is another correct formulation,
@@ -20,7 +20,7 @@ from stylelib.gatys.objective import Targets, evaluate
 
 CATALOGUE: dict = {}
 
-# --- gamma_loss (lesson 05) -------------------------------------------------------------------
+# --- gamma_loss (lesson 04) -------------------------------------------------------------------
 
 
 def gram(f):
@@ -163,7 +163,7 @@ CATALOGUE["gamma_loss"] = (
 )
 
 
-# --- luminance_transfer (lesson 05) -----------------------------------------------------------
+# --- luminance_transfer (lesson 04) -----------------------------------------------------------
 
 YIQ = [[0.299, 0.587, 0.114], [0.5959, -0.2746, -0.3213], [0.2115, -0.5227, 0.3112]]
 

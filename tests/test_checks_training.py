@@ -1,4 +1,4 @@
-"""stylelib.checks.training: wrong and right answers to lesson 04's training exercises.
+"""stylelib.checks.training: wrong and right answers to lesson 05's training exercises.
 
 Every wrong answer below is a mistake students make; the check must reject it with a message
 that names the mistake (the keyword). Every right answer is another correct formulation,

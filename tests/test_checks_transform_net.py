@@ -1,4 +1,4 @@
-"""stylelib.checks.transform_net: wrong and right answers to lesson 04's residual block.
+"""stylelib.checks.transform_net: wrong and right answers to lesson 05's residual block.
 
 Every wrong answer below is a mistake students make; the check must reject it with a message
 that names the mistake (the keyword). Every right answer is another correct formulation,
@@ -18,7 +18,7 @@ from stylelib.checks import transform_net as MODULE
 
 CATALOGUE: dict = {}
 
-# --- ResidualBlock (lesson 04) ------------------------------------------------------------------
+# --- ResidualBlock (lesson 05) ------------------------------------------------------------------
 
 
 def _conv(c, **kwargs):

@@ -2,7 +2,7 @@
 input -> exit 2 with one line.
 
 In-process through ``stylelib.cli.main`` on random VGG16 weights, 32 px crops, a few steps.
-The subprocess runs (SIGKILL and resume, torchrun) live in test_train.py.
+The subprocess runs (SIGKILL and resume, torchrun) live in test_johnson_train.py.
 """
 
 from __future__ import annotations

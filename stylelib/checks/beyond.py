@@ -1,4 +1,4 @@
-"""Checks of lesson 05's exercises: the γ term and luminance-only transfer.
+"""Checks of lesson 04's exercises: the γ term and luminance-only transfer.
 
 - :func:`check_gamma_loss`: L = α L_content(p, x) + β L_style(a, x) − γ L_style(p, x), the
   extension proposed in the notes the course grew from (``GatysConfig.gamma``), checked against

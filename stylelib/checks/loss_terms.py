@@ -1,7 +1,7 @@
 """Checks of the loss exercises: the Gram matrix and the terms of the style transfer loss.
 
 Lesson 02's Gram matrix, content loss, layer style loss and style loss (Gatys et al. 2016,
-Eq. 1-5; lesson 04 checks its Gram with Johnson's normalisation), and lesson 00's total
+Eq. 1-5; lesson 05 checks its Gram with Johnson's normalisation), and lesson 00's total
 variation and total loss (Eq. 7), each against its function in :mod:`stylelib.losses`.
 """
 

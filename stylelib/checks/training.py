@@ -1,4 +1,4 @@
-"""Checks of lesson 04's training exercises: the feature reconstruction loss and one step.
+"""Checks of lesson 05's training exercises: the feature reconstruction loss and one step.
 
 Johnson et al. (2016) train the transform network f_W by stochastic gradient descent on a
 weighted sum of perceptual losses (Eq. 1), Adam with learning rate 10⁻³ (Sec. 4.1); the

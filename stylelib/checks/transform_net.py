@@ -1,4 +1,4 @@
-"""Checks of lesson 04's transform network exercise: Johnson et al.'s (2016) residual block.
+"""Checks of lesson 05's transform network exercise: Johnson et al.'s (2016) residual block.
 
 The check judges behaviour, not names: it runs the student's block once and watches which
 torch functions it calls (a :class:`~torch.overrides.TorchFunctionMode`), so it finds the two
