@@ -45,7 +45,7 @@ import math
 import os
 import random
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +53,13 @@ import torch
 from torch import Tensor
 
 from . import __version__
+from .config import CheckpointKind
 from .errors import OutputError, StylelibError, one_line
 from .files import atomic_write, check_target
 
 # What ``stylelib train`` writes; readers refuse other files by these two keys.
 SUFFIXES = (".pt", ".pth")
 # Config fields a resumed run may change: they do not alter the arithmetic of a step.
-RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "device", "workers")
 # What ``--resume`` reads beyond the model, and the type each must have.
 RESUME_KEYS = {
     "optimizer": Mapping,
@@ -73,29 +73,6 @@ RESUME_KEYS = {
 
 class CheckpointError(StylelibError):
     """A file that is not a checkpoint of the expected kind, or one that does not fit this run."""
-
-
-@dataclass(frozen=True)
-class CheckpointKind:
-    """One trained method's checkpoint format.
-
-    Attributes:
-        format, version: the two keys that identify the file (readers refuse others).
-        config: the config dataclass saved in the file, rebuilt (and so checked) on reading.
-        command: what writes it, for messages (``"stylelib train"``).
-        network: what it holds, for messages (``"TransformerNet"``).
-        resume_keys: what ``--resume`` reads beyond :data:`RESUME_KEYS`, and each one's type.
-        may_change: config fields a resumed run may change (they do not alter a step's
-            arithmetic).
-    """
-
-    format: str
-    version: int
-    config: type
-    command: str
-    network: str
-    resume_keys: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
-    may_change: tuple[str, ...] = RESUME_MAY_CHANGE
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -382,7 +359,6 @@ def set_rng_state(state: Mapping) -> None:
 
 
 __all__ = [
-    "CheckpointKind",
     "CheckpointError",
     "training_state",
     "save_checkpoint",

@@ -12,7 +12,7 @@ int, a string not a float), counts lie in their range, seeds in torch's (0 to 2*
 and one VGG pass holds at most :data:`MAX_VGG_PIXELS` pixels (4096 x 4096, about 41 GB of
 activations). Each refusal is one ValueError line naming the field::
 
-    >>> from dataclasses import dataclass, replace
+    >>> from dataclasses import dataclass, field, replace
     >>> @dataclass(frozen=True)
     ... class Toy:
     ...     content_weight: float = 1.0
@@ -37,7 +37,8 @@ import numbers
 import os
 import types
 import typing
-from dataclasses import fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal, Union
 
 from stylelib.layers import block_of
@@ -329,3 +330,32 @@ def describe(config: object) -> str:
         mark = "" if value == getattr(default, f.name) else "   (changed)"
         lines.append(f"{f.name} = {value!r}{mark}")
     return "\n".join(lines)
+
+
+# --- what a method's checkpoints are ------------------------------------------------------
+
+# Config fields a resumed run may change: they do not alter a step's arithmetic.
+RESUME_MAY_CHANGE = ("steps", "checkpoint_every", "device", "workers")
+
+
+@dataclass(frozen=True)
+class CheckpointKind:
+    """One trained method's checkpoint format.
+
+    Attributes:
+        format, version: the two keys that identify the file (readers refuse others).
+        config: the config dataclass saved in the file, rebuilt (and so checked) on reading.
+        command: what writes it, for messages (``"stylelib train"``).
+        network: what it holds, for messages (``"TransformerNet"``).
+        resume_keys: what ``--resume`` reads beyond :data:`RESUME_KEYS`, and each one's type.
+        may_change: config fields a resumed run may change (they do not alter a step's
+            arithmetic).
+    """
+
+    format: str
+    version: int
+    config: type
+    command: str
+    network: str
+    resume_keys: Mapping[str, type | tuple[type, ...]] = field(default_factory=dict)
+    may_change: tuple[str, ...] = RESUME_MAY_CHANGE

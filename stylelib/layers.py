@@ -30,10 +30,12 @@ lesson of its own (lesson 03).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from .errors import LayerError
+
+if TYPE_CHECKING:  # torch is loaded only when a network is built
+    from torch import nn
 
 NAMING = (
     "here: conv4_2 = the convolution's output before its ReLU; relu4_2 = after it.\n"
@@ -131,6 +133,8 @@ def build_features(
     if pooling not in ("max", "avg"):
         raise ValueError(f"pooling={pooling!r} is not 'max' or 'avg'")
     stop = layer_index(upto, arch) + 1 if upto else None
+    from torch import nn  # here, so that reading the layer table does not load torch
+
     modules: list[nn.Module] = []
     for layer in layers(arch)[:stop]:
         if layer.kind == "conv":

@@ -205,3 +205,15 @@ def test_docstring_examples_run(name):
     module = importlib.import_module(f"stylelib.{name}")  # checks: its package docstring
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+MAX_LINES = 600  # a module is read in one sitting; past this it holds more than one job
+
+
+def test_no_module_is_longer_than_one_sitting():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these along their seams: {long}"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from stylelib.checkpoints import CheckpointError, CheckpointKind, load_checkpoint
-from stylelib.config import check_fields
+from stylelib.checkpoints import CheckpointError, load_checkpoint
+from stylelib.config import CheckpointKind, check_fields
 from stylelib.data import procedural_style
 from stylelib.images import save_image
 from stylelib.johnson.config import CHECKPOINT as JOHNSON

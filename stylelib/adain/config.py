@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from stylelib.checkpoints import CheckpointKind
-from stylelib.config import Weights, check_fields
+from stylelib.config import CheckpointKind, Weights, check_fields
 from stylelib.layers import layer_index
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")  # Sec. 6.2, L_s

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from stylelib.checkpoints import CheckpointKind
 from stylelib.config import (
     Arch,
+    CheckpointKind,
     Normalization,
     Pooling,
     TVKind,

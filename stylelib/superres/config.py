@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from stylelib.checkpoints import CheckpointKind
-from stylelib.config import MIN_SIDE, TVKind, Weights, check_fields
+from stylelib.config import MIN_SIDE, CheckpointKind, TVKind, Weights, check_fields
 from stylelib.layers import layer_index
 
 FACTORS: tuple[int, ...] = (4, 8)  # Sec. 4.2: "×4 and ×8 super-resolution"
@@ -35,6 +34,9 @@ CHANNELS = 64  # supplementary material: 64 filters in every hidden layer
 
 
 BLOCKS = 4  # supplementary material: four residual blocks
+
+
+UPSAMPLES: tuple[str, ...] = ("transpose", "resize", "subpixel")  # the paper's first
 
 
 # The 9x9 convolutions reflect 4 px, and reflection needs more pixels than it pads.
@@ -77,7 +79,8 @@ class SRConfig:
     tv_kind: TVKind = "squared"  # as JohnsonConfig: squared neighbour differences
     blur_sigma: float = BLUR_SIGMA  # [J16] Sec. 4.2: Gaussian blur, σ = 1.0, then bicubic
     norm: Literal["batch", "instance"] = "batch"  # [J16] Sec. 3.1: batch normalisation
-    upsample: Literal["transpose", "resize"] = "transpose"  # [J16] Sec. 3.1: stride 1/2
+    upsample: Literal["transpose", "resize", "subpixel"] = "transpose"  # [J16] Sec. 3.1:
+    # stride 1/2; "resize" as Odena et al. 2016; "subpixel" as Shi et al. 2016 (PixelShuffle)
     image_size: int = PATCH_SIZE  # [J16] Sec. 4.2: 288 x 288 patches (high resolution)
     batch_size: int = 4  # [J16] Sec. 4.2: "a batch size of 4"
     lr: float = 1e-3  # [J16] Sec. 4.2: Adam, "a learning rate of 1×10⁻³"
