@@ -232,6 +232,16 @@ def add_training_flags(
     add_config_flags(settings, cls, **config_flags)  # every other field
 
 
+def training_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments every method's train function takes from the running flags."""
+    return {
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "tensorboard": args.tensorboard,
+        "progress": not args.quiet,
+    }
+
+
 def finish_training(result, command: str, use: str) -> int:
     """What every training command says at the end (on rank 0 only), and its exit status:
     where the checkpoint went, then how to continue it (interrupted: 130) or use it (0)."""

@@ -36,6 +36,7 @@ from stylelib.commands import (
     output_folder,
     plan_outputs,
     resumed_or,
+    training_options,
 )
 from stylelib.presets import get as preset
 
@@ -163,10 +164,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
         args.styles,
         config,
         args.output,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        tensorboard=args.tensorboard,
-        progress=not args.quiet,
+        **training_options(args),
     )
     return finish_training(
         result,

@@ -34,6 +34,7 @@ from stylelib.commands import (
     output_folder,
     plan_outputs,
     resumed_or,
+    training_options,
 )
 from stylelib.johnson.config import CHECKPOINT, PRESETS, JohnsonConfig
 from stylelib.presets import get as preset
@@ -67,10 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.data,
         config,
         args.output,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        tensorboard=args.tensorboard,
-        progress=not args.quiet,
+        **training_options(args),
     )
     return finish_training(result, "stylelib train", "stylelib stylize {path} PHOTO -o OUT.png")
 

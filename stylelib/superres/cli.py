@@ -30,6 +30,7 @@ from stylelib.commands import (
     output_folder,
     plan_outputs,
     resumed_or,
+    training_options,
 )
 from stylelib.presets import get as preset
 from stylelib.superres.config import CHECKPOINT, SRConfig
@@ -68,10 +69,7 @@ def cmd_train_sr(args: argparse.Namespace) -> int:
         args.data,
         config,
         args.output,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        tensorboard=args.tensorboard,
-        progress=not args.quiet,
+        **training_options(args),
     )
     return finish_training(result, "stylelib train-sr", "stylelib upscale {path} IMAGE -o OUT.png")
 
