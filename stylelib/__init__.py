@@ -21,7 +21,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     weights
     netnorm
     vgg
-    losses, checkpoints, blocks, trainset
+    losses, checkpoints, blocks, trainset, classify
     trainkit
     commands
     gatys: config -> objective -> transfer -> explore |

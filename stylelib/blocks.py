@@ -2,8 +2,9 @@
 
 Johnson et al.'s transform network (:mod:`stylelib.johnson.network`) and the
 super-resolution network (:mod:`stylelib.superres.network`) share them: a reflection-padded
-convolution, the same followed by a normalisation and a ReLU, the residual block of He et al.
-(2016) as Johnson et al. use it (supplementary material, Fig. 1), and x2 upsampling either by
+convolution, the same followed by a normalisation and a ReLU, a residual block (He et al.
+2016) in the design Johnson et al. take from Gross and Wilber, with padded convolutions (see
+:class:`ResidualBlock`), and x2 upsampling either by
 nearest-neighbour resize and a 3x3 convolution (Odena, Dumoulin, Olah, Distill 2016) or by a
 fractionally strided ("transpose") convolution, the paper's.
 
@@ -65,8 +66,13 @@ class ConvNormReLU(nn.Sequential):
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with normalisation, added to the input (He et al. 2016).
 
-    As in the paper's supplementary material (after Gross and Wilber's study of residual
-    blocks): conv, norm, ReLU, conv, norm, then ``x + block(x)`` with no ReLU after the sum.
+    The layer order is Johnson et al.'s (ECCV 2016, Sec. 3.1: "the residual block design of
+    [49]", Gross and Wilber, in the supplementary material): conv, norm, ReLU, conv, norm, then
+    ``x + block(x)`` with no ReLU after the sum. The padding is not theirs: here each
+    convolution is reflection-padded and keeps H x W, while the supplement's block uses
+    unpadded convolutions and centre-crops the identity path to match (behind 40 px of
+    reflection padding at the network's input). With ``norm="instance"`` (Ulyanov et al.
+    2016) it is this course's block; the paper's uses batch norm.
     """
 
     def __init__(self, channels: int, norm: str) -> None:

@@ -420,6 +420,91 @@ def autograd_diagram(arch: str = "vgg16", layer: str = "relu1_2", input_size: in
     return dot
 
 
+def gatys_diagram(
+    content_layers: Sequence[str] = ("relu4_2",),
+    style_layers: Sequence[str] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+):
+    """Gatys et al.'s method as one picture: targets once, then a loop on the pixels of x.
+
+    The content image p and the style image a go through the fixed VGG once, giving the
+    targets P^l (features on ``content_layers``) and A^l (Gram matrices on ``style_layers``);
+    the image x goes through the same network at every step, its features Fˡ and Grams G^l
+    are compared with the targets, and the gradient of α L_content + β L_style with respect
+    to x's pixels is what L-BFGS follows to update x. The layout follows Gatys, Ecker and
+    Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016, Fig. 2
+    (style on the left, content on the right, x in the middle); the default layers are the
+    paper's "conv4_2" and "conv1_1" ... "conv5_1" (Sec. 3), rectified, in this library's
+    names.
+
+    Args:
+        content_layers: layers of P^l and F^l.
+        style_layers: layers of A^l and G^l.
+
+    Returns:
+        A ``graphviz.Digraph``; Jupyter renders it inline, :func:`save_diagram` writes it.
+
+    Example:
+        >>> dot = gatys_diagram()  # doctest: +SKIP
+        >>> "relu4_2" in dot.source  # doctest: +SKIP
+        True
+    """
+    content, style = ", ".join(content_layers), ", ".join(style_layers)
+    dot = _digraph("Gatys et al.: the network is fixed, the pixels of x are the variables", "TB")
+    dot.attr(nodesep="0.35", ranksep="0.35")
+    vgg = dict(fillcolor=_FILL["conv"])
+    with dot.subgraph(name="cluster_targets") as sub:
+        sub.attr(
+            label=_cluster_label("computed once", "the targets, constants of the loop"), **_BLOCK
+        )
+        sub.node("a", _html("style image a", small="a painting"), fillcolor=_FILL["input"])
+        sub.node("p", _html("content image p", small="a photo"), fillcolor=_FILL["input"])
+        sub.node("vgg_a", _html("VGG-19", small="fixed weights"), **vgg)
+        sub.node("vgg_p", _html("VGG-19", small="fixed weights"), **vgg)
+        sub.node("A", _html("Gram matrices Aˡ", small=style), fillcolor=_FILL["norm"])
+        sub.node("P", _html("features Pˡ", small=content), fillcolor=_FILL["norm"])
+    with dot.subgraph(name="cluster_loop") as sub:
+        sub.attr(label=_cluster_label("every step", "only x changes"), **_BLOCK)
+        sub.node(
+            "x",
+            _html("image x", small="starts as white noise (or the photo)"),
+            fillcolor=_FILL["input"],
+        )
+        sub.node("vgg_x", _html("VGG-19", small="the same fixed weights"), **vgg)
+        sub.node("G", _html("Gram matrices Gˡ", small=style), fillcolor=_FILL["norm"])
+        sub.node("F", _html("features Fˡ", small=content), fillcolor=_FILL["norm"])
+        sub.node(
+            "Ls",
+            _html("L_style = Σ wₗ Eₗ", small="Eₗ = Σ (Gˡ − Aˡ)² / (4 Nₗ² Mₗ²)"),
+            fillcolor=_FILL["merge"],
+        )
+        sub.node("Lc", _html("L_content = ½ Σ (Fˡ − Pˡ)²"), fillcolor=_FILL["merge"])
+        sub.node("L", _html("L_total = α L_content + β L_style"), fillcolor=_FILL["merge"])
+        sub.node(
+            "grad",
+            _html("∂L_total / ∂x", small="back-propagation through VGG"),
+            fillcolor=_FILL["pool"],
+        )
+        sub.node(
+            "step", _html("L-BFGS step", small="changes the pixels of x"), fillcolor=_FILL["pool"]
+        )
+    dot.edges([("a", "vgg_a"), ("vgg_a", "A"), ("p", "vgg_p"), ("vgg_p", "P")])
+    dot.edges([("x", "vgg_x"), ("vgg_x", "G"), ("vgg_x", "F"), ("G", "Ls"), ("F", "Lc")])
+    dot.edge("A", "Ls", style="dashed")
+    dot.edge("P", "Lc", style="dashed")
+    dot.edges([("Ls", "L"), ("Lc", "L"), ("L", "grad"), ("grad", "step")])
+    dot.edge(
+        "step",
+        "x",
+        label=" new x",
+        fontname=_FONT,
+        fontsize="10",
+        constraint="false",
+        color="#cc0000",
+        fontcolor="#cc0000",
+    )
+    return dot
+
+
 def check_diagram_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Check that a diagram can be written at ``path``; return it resolved.
 
@@ -496,6 +581,7 @@ __all__ = [
     "vgg_diagram",
     "model_diagram",
     "autograd_diagram",
+    "gatys_diagram",
     "check_diagram_path",
     "save_diagram",
 ]

@@ -2,7 +2,9 @@
 
 Gatys et al. "normalized the network by scaling the weights such that the mean activation
 of each convolutional filter over images and positions is equal to one", which changes
-nothing the network computes but the units of its features: ReLU is positively homogeneous
+nothing the network computes but the units of its features, channel by channel ("Such
+re-scaling can be done for the VGG network without changing its output", Sec. 2): ReLU is
+positively homogeneous
 (``relu(x / s) = relu(x) / s`` for s > 0), and max and average pooling and zero padding
 commute with a positive per-channel scale. So with s_l the mean rectified activation of the
 filters of conv layer l (a vector over its output channels), the rescaled layer
@@ -13,6 +15,13 @@ gives every layer of the new network the old features divided by s_l, channel by
 conv and relu and pool outputs alike. The paper's loss weights (α/β = 10⁻³, the authors'
 10³/N_l²) are numbers in those units; on un-normalised weights the same numbers weigh content
 and style differently, by orders of magnitude between layers.
+
+**Not only units: the losses, and so the best image, change too.** The scales differ from
+channel to channel, and the losses sum over channels: the content loss weighs channel c's
+squared error by 1/s_c², a Gram entry G_ij is divided by s_i s_j and its squared error in
+E_l by (s_i s_j)². Normalising boosts the filters that fire weakly and damps those that fire
+strongly, within every layer; the image that minimises α L_content + β L_style on the
+normalised network is in general not the one that minimises it on the raw one, whatever α/β.
 
 **Calibration set.** The paper averaged over ImageNet images; here, by default, the four
 built-in photos (scikit-image's ``chelsea``, ``astronaut``, ``coffee``, ``rocket``) at a long

@@ -683,6 +683,31 @@ def tv_l1_roll(image):
     return sum((image.roll(-1, dims=d) - image).abs().sum() for d in (2, 3)) / len(image)
 
 
+def tv_l1_where(image):  # |d| as where(d >= 0, d, -d): slope +1 at ties, a valid subgradient
+    return sum(torch.where(d >= 0, d, -d).sum() for d in (image.diff(dim=2), image.diff(dim=3))) / (
+        len(image)
+    )
+
+
+def tv_l1_where_strict(image):  # where(d > 0, d, -d): slope -1 at ties, valid too
+    d_h, d_w = image.diff(dim=2), image.diff(dim=3)
+    return (torch.where(d_h > 0, d_h, -d_h).sum() + torch.where(d_w > 0, d_w, -d_w).sum()) / len(
+        image
+    )
+
+
+def tv_l1_relu_pair(image):  # |d| = relu(d) + relu(-d): slope 0 at ties, as .abs()
+    diffs = (image.diff(dim=2), image.diff(dim=3))
+    return sum((F.relu(d) + F.relu(-d)).flatten(1).sum(1) for d in diffs).mean()
+
+
+def tv_l1_steep_at_ties(image):  # slope 3 where d = 0: outside |d|'s subdifferential [-1, 1]
+    def steep_abs(d):
+        return torch.where(d == 0, 3 * d, d.abs())
+
+    return sum(steep_abs(image.diff(dim=k)).sum() for k in (2, 3)) / len(image)
+
+
 def gram_through_data(features):  # writes into the caller's tensor behind autograd's back
     features.data.clamp_(-10, 10).mul_(1.0001)
     return gram_bmm(features)
@@ -851,8 +876,9 @@ CATALOGUE = {
             (tv_l1_clamped, "values beyond [0, 1]"),
             (tv_l1_roll, "wraps around the border"),
             (tv_l1_library, "the library's own answer"),
+            (tv_l1_steep_at_ties, "Only at the flat patch"),
         ],
-        [tv_l1, tv_l1_slices, tv_l1_conv2d],
+        [tv_l1, tv_l1_slices, tv_l1_conv2d, tv_l1_where, tv_l1_where_strict, tv_l1_relu_pair],
     ),
     "total_variation[isotropic]": (
         checks.check_total_variation,

@@ -391,6 +391,28 @@ def params_per_layer_list(arch):
     return total + sum(a * b + b for a, b in ((25088, 4096), (4096, 4096), (4096, 1000)))
 
 
+def own_network(arch):
+    """VGG written with nn layers (on the meta device: no memory), classifier included."""
+    layers, c_in = [], 3
+    with torch.device("meta"):
+        for depth, c in zip(BLOCKS[arch], CHANNELS, strict=True):
+            for _ in range(depth):
+                layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU()]
+                c_in = c
+            layers.append(nn.MaxPool2d(2, 2))
+        layers += [nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.Linear(4096, 4096)]
+        layers.append(nn.Linear(4096, 1000))
+        return nn.Sequential(*layers)
+
+
+def params_own_network(arch):
+    """One's own network, counted: the arithmetic is in the layers one wrote."""
+    return sum(p.numel() for p in own_network(arch).parameters())
+
+
+# --- torchvision's VGG: the answer in one line, refused ------------------------------------------
+
+
 def params_from_torchvision(arch):
     with torch.device("meta"):
         model = getattr(torchvision.models, arch)()
@@ -398,8 +420,23 @@ def params_from_torchvision(arch):
 
 
 def params_from_torchvision_on_the_cpu(arch):
-    """The plain way: build the whole network (1-3 s on a CPU) and count."""
+    """The one-liner: build the whole network (1-3 s on a CPU) and count."""
     return sum(p.numel() for p in getattr(torchvision.models, arch)().parameters())
+
+
+def params_from_the_weights_metadata(arch):
+    weights = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+    return weights.meta["num_params"]
+
+
+def params_from_the_weights_enum(arch):
+    enum = {"vgg16": torchvision.models.VGG16_Weights, "vgg19": torchvision.models.VGG19_Weights}
+    return enum[arch].DEFAULT.meta["num_params"]
+
+
+def params_from_get_model(arch):
+    with torch.device("meta"):
+        return sum(p.numel() for p in torchvision.models.get_model(arch).parameters())
 
 
 def params_convs_only(arch):
@@ -423,9 +460,8 @@ def params_no_fc8(arch):
 
 
 def params_with_batch_norm(arch):
-    with torch.device("meta"):
-        model = getattr(torchvision.models, f"{arch}_bn")()
-    return sum(p.numel() for p in model.parameters())
+    depths = zip(BLOCKS[arch], CHANNELS, strict=True)
+    return params_by_hand(arch) + sum(2 * c * d for d, c in depths)  # γ and β per channel
 
 
 def params_float(arch):
@@ -437,9 +473,7 @@ def params_in_millions(arch):
 
 
 def params_numpy(arch):
-    with torch.device("meta"):
-        model = getattr(torchvision.models, arch)()
-    return np.sum([np.prod(p.shape) for p in model.parameters()])
+    return np.sum([np.prod(p.shape) for p in own_network(arch).parameters()])
 
 
 def params_tensor(arch):
@@ -447,9 +481,7 @@ def params_tensor(arch):
 
 
 def params_per_layer_array(arch):
-    with torch.device("meta"):
-        model = getattr(torchvision.models, arch)()
-    return np.array([p.numel() for p in model.parameters()])
+    return np.array([p.numel() for p in own_network(arch).parameters()])
 
 
 def params_always_vgg16(arch):
@@ -511,13 +543,13 @@ CATALOGUE["network_params"] = (
         (params_always_vgg16, "that is VGG16's count"),
         (params_from_the_library, "the library's own answer"),
         (params_from_the_library_via_vgg, "the library's own answer"),
+        (params_from_torchvision, "calls torchvision.models.vgg.vgg16: torchvision's VGG"),
+        (params_from_torchvision_on_the_cpu, "torchvision's VGG, which counts for you"),
+        (params_from_the_weights_metadata, "calls torchvision.models._api"),
+        (params_from_the_weights_enum, "the exercise is the arithmetic"),
+        (params_from_get_model, "calls torchvision.models._api.get_model"),
     ],
-    [
-        params_right,
-        params_per_layer_list,
-        params_from_torchvision,
-        params_from_torchvision_on_the_cpu,
-    ],
+    [params_right, params_per_layer_list, params_own_network],
 )
 
 

@@ -180,6 +180,35 @@ def closure_set_to_zeros(optimizer, x, loss_fn):
     return closure
 
 
+def closure_zeroes_x_grad_in_place(optimizer, x, loss_fn):
+    def closure():
+        x.grad.zero_()  # x.grad is None on L-BFGS's first call
+        loss = loss_fn(x)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def closure_zeroes_x_grad_data(optimizer, x, loss_fn):
+    def closure():
+        x.grad.data.fill_(0.0)
+        loss = loss_fn(x)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def closure_other_none_error(optimizer, x, loss_fn):
+    def closure():
+        optimizer.zero_grad()
+        result = loss_fn(x).backward()  # backward returns None
+        return result * 1.0
+
+    return closure
+
+
 def closure_with_enable_grad(optimizer, x, loss_fn):
     def closure():
         if x.grad is not None:
@@ -209,6 +238,9 @@ CATALOGUE["make_closure"] = (
         (closure_right_on_step_one_only, "gradient at the starting x"),
         (closure_returns_another_loss, "the loss it back-propagated"),
         (closure_borrows_the_library, "the library's own answer"),
+        (closure_zeroes_x_grad_in_place, "fails while x.grad is None"),
+        (closure_zeroes_x_grad_data, "fails while x.grad is None"),
+        (closure_other_none_error, "raised TypeError"),
     ],
     [closure_right, closure_grad_by_hand, closure_set_to_zeros, closure_with_enable_grad],
 )

@@ -67,14 +67,9 @@ def features_written_out():
     )  # fmt: skip
 
 
-def features_make_layers():
-    """torchvision's own builder: not the course library, so allowed."""
-    return torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])
-
-
-def features_deepcopy_torchvision():
-    """The plain torchvision way (a second or two: it builds the classifier as well)."""
-    return copy.deepcopy(torchvision.models.vgg16(weights=None).features)
+def features_from_torchvision_config():
+    """torchvision's configuration list read by one's own loop: the loop is the answer's."""
+    return nn.Sequential(*from_config(torchvision.models.vgg.cfgs["D"]))
 
 
 def features_frozen():
@@ -151,7 +146,14 @@ def features_256_in_block_4():
 
 
 def features_batch_norm():
-    return torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"], batch_norm=True)
+    layers, c_in = [], 3
+    for entry in CONFIG:
+        if entry == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c_in, entry, 3, padding=1), nn.BatchNorm2d(entry), nn.ReLU()]
+            c_in = entry
+    return nn.Sequential(*layers)
 
 
 def features_vgg19():
@@ -198,9 +200,46 @@ def features_named_layers():
     return nn.Sequential(OrderedDict(zip(names, from_config(), strict=True)))
 
 
+class VGG(nn.Module):
+    """Features, pooling and classifier, written by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(*from_config())
+        self.avgpool = nn.AdaptiveAvgPool2d(7)
+        self.classifier = nn.Linear(512 * 7 * 7, 1000)
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)).flatten(1))
+
+
 def features_whole_vgg16():
-    with torch.device("meta"):  # the mistake is the same on the CPU, only slower
-        return torchvision.models.vgg16(weights=None)
+    return VGG()
+
+
+# --- torchvision's VGG: the answer in one line, refused ------------------------------------------
+
+
+def features_make_layers():
+    return torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])
+
+
+def features_deepcopy_torchvision():
+    return copy.deepcopy(torchvision.models.vgg16(weights=None).features)
+
+
+def features_torchvision_features():
+    with torch.device("meta"):
+        net = torchvision.models.vgg16().features
+    return net.to_empty(device="cpu")
+
+
+def features_sequential_of_torchvision():
+    return nn.Sequential(*torchvision.models.vgg16().features)
+
+
+def features_get_model():
+    return torchvision.models.get_model("vgg16", weights=None).features
 
 
 def features_with_classifier():
@@ -307,12 +346,16 @@ CATALOGUE["vgg16_sequential"] = (
         (features_forgot_return, "return statement"),
         (features_from_the_library, "the library's own answer"),
         (features_from_the_library_via_vgg, "the library's own answer"),
+        (features_make_layers, "calls torchvision.models.vgg.make_layers: torchvision's VGG"),
+        (features_deepcopy_torchvision, "calls torchvision.models.vgg.vgg16: torchvision's VGG"),
+        (features_torchvision_features, "build the 31 layers yourself"),
+        (features_sequential_of_torchvision, "the answer key of this exercise"),
+        (features_get_model, "calls torchvision.models._api.get_model: torchvision's VGG"),
     ],
     [
         features_config_loop,
         features_written_out,
-        features_make_layers,
-        features_deepcopy_torchvision,
+        features_from_torchvision_config,
         features_frozen,
         features_one_relu_same_padding,
         features_blocks_flattened,

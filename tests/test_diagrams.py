@@ -49,6 +49,29 @@ def test_vgg_diagram_names_every_conv_and_pool(arch):
     assert source.count("cluster_") == 6  # five blocks and the classifier
 
 
+# --------------------------------------------------------------------------- gatys_diagram
+
+
+def test_gatys_diagram_draws_targets_once_and_the_loop_back_to_x():
+    dot = diagrams.gatys_diagram()
+    source, arrows = dot.source, edges(dot)
+    # the paper's layers (CVPR 2016, Sec. 3), rectified: relu4_2 and relu1_1 ... relu5_1
+    assert "relu4_2" in source and "relu1_1, relu2_1, relu3_1, relu4_1, relu5_1" in source
+    # p and a each pass through VGG once, into the targets; the targets only feed the losses
+    assert ("p", "vgg_p") in arrows and ("vgg_p", "P") in arrows and ("P", "Lc") in arrows
+    assert ("a", "vgg_a") in arrows and ("vgg_a", "A") in arrows and ("A", "Ls") in arrows
+    assert not any(tail in ("P", "A") and head == "x" for tail, head in arrows)
+    # x -> VGG -> losses -> total -> gradient -> step -> x: the only cycle
+    loop = [("x", "vgg_x"), ("Ls", "L"), ("Lc", "L"), ("L", "grad"), ("grad", "step")]
+    assert all(edge in arrows for edge in loop) and ("step", "x") in arrows
+    assert "cluster_targets" in source and "cluster_loop" in source
+
+
+def test_gatys_diagram_names_the_layers_it_is_given():
+    source = diagrams.gatys_diagram(["relu2_2"], ["conv1_1", "conv2_1"]).source
+    assert "relu2_2" in source and "conv1_1, conv2_1" in source and "relu4_2" not in source
+
+
 def test_vgg_diagram_classifier_toggles():
     full = diagrams.vgg_diagram("vgg16").source
     assert "classifier — not used by style transfer" in full

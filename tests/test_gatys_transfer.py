@@ -888,3 +888,72 @@ def test_the_balance_meter_scales_with_each_weight_alone():
     assert tenfold["content"] == pytest.approx(meter["content"], rel=1e-6)
     from_photo = gatys_explore.gradient_balance(content(), style(), config(init="content"))
     assert from_photo["content"] == 0.0  # the photo is its own content target
+
+
+# --------------------------------------------------------------------------- explore: TV, Fig. 3
+
+
+def test_tv_denoise_lowers_tv_more_with_more_weight_and_zero_is_identity():
+    noisy = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    tvs = [total_variation(gatys_explore.tv_denoise(noisy, w)).item() for w in (0.0, 0.3, 3.0)]
+    assert tvs[0] == pytest.approx(total_variation(noisy).item())
+    assert tvs[0] > tvs[1] > tvs[2]
+    assert torch.equal(gatys_explore.tv_denoise(noisy, 0.0), noisy)
+
+
+def test_tv_denoise_finds_the_minimiser_of_its_objective():
+    # squared TV and a squared distance: the objective is a quadratic, its gradient 0 at the end
+    noisy = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 0.5 + 0.25
+    x = gatys_explore.tv_denoise(noisy, 0.5, steps=100).requires_grad_(True)
+    loss = 0.5 * (x - noisy).pow(2).sum() + 0.5 * total_variation(x)
+    (g,) = torch.autograd.grad(loss, x)
+    assert g.abs().max() < 1e-3
+
+
+def test_tv_denoise_refuses_a_negative_weight():
+    with pytest.raises(ValueError, match="negative"):
+        gatys_explore.tv_denoise(torch.rand(1, 3, 8, 8), -1.0)
+
+
+def test_figure3_names_existing_artworks_and_the_papers_ratios():
+    assert gatys_explore.FIGURE3_CONTENT in data.ARTWORKS
+    assert all(key in data.ARTWORKS for _, key, _ in gatys_explore.FIGURE3)
+    # CVPR 2016, Sec. 3: 1e-3 (B), 8e-4 (C), 5e-3 (D), 5e-4 (E, F); E is not in stylelib.data
+    assert [(p, r) for p, _, r in gatys_explore.FIGURE3] == [
+        ("B", 1e-3),
+        ("C", 8e-4),
+        ("D", 5e-3),
+        ("F", 5e-4),
+    ]
+
+
+def test_local_artworks_looks_in_the_mirror_and_downloads_nothing(tmp_path, monkeypatch):
+    mirror, cache = tmp_path / "mirror", tmp_path / "cache"
+    mirror.mkdir()
+    cache.mkdir()
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(mirror))
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    assert gatys_explore.local_artworks(["starry_night", "tubingen"]) == []
+    (mirror / data.ARTWORKS["tubingen"].filename).write_bytes(b"")
+    (cache / data.ARTWORKS["shipwreck"].filename).write_bytes(b"")
+    found = gatys_explore.local_artworks(["starry_night", "tubingen", "shipwreck"])
+    assert found == ["tubingen", "shipwreck"]
+    assert sorted(p.name for p in cache.iterdir()) == [data.ARTWORKS["shipwreck"].filename]
+
+
+def test_reproduce_figure3_runs_one_transfer_per_panel_from_a_mirror(tmp_path, monkeypatch):
+    for key in [gatys_explore.FIGURE3_CONTENT] + [k for _, k, _ in gatys_explore.FIGURE3]:
+        save_image(data.procedural_style("dots", size=40), tmp_path / data.ARTWORKS[key].filename)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    seen = []
+
+    def spy(content, style, config, **kwargs):
+        seen.append(config.style_weight)
+        return transfer(content, style, config, **kwargs)
+
+    monkeypatch.setattr(gatys_explore, "transfer", spy)
+    cfg = replace(preset("gatys2016"), weights="random", size=32, steps=1, device="cpu")
+    panels = gatys_explore.reproduce_figure3(cfg)
+    assert [title[0] for title, _ in panels] == ["A", "B", "C", "D", "F"]
+    assert seen == pytest.approx([1e3, 1 / 8e-4, 1 / 5e-3, 1 / 5e-4])
+    assert all(image.shape[-1] == 32 for _, image in panels)

@@ -42,20 +42,24 @@ def rand(*shape, seed=0, dtype=torch.float32):
 # --- the network ------------------------------------------------------------------------------
 
 
-def hand_count(factor: int) -> int:
-    """Parameters of the supplementary material's table, layer by layer (batch norm: 2C)."""
+def hand_count(factor: int, upsample: str = "transpose") -> int:
+    """Parameters of the supplementary material's table, layer by layer (batch norm: 2C).
+
+    The sub-pixel convolution's 3x3 kernel makes 4 x 64 channels (PixelShuffle then turns
+    them into 64 at twice the size); the other two upsamplers make 64 directly.
+    """
     conv = lambda k, c_in, c_out: k * k * c_in * c_out + c_out  # noqa: E731
     norm = 2 * 64
     head = conv(9, 3, 64) + norm
     block = 2 * (conv(3, 64, 64) + norm)
-    up = conv(3, 64, 64) + norm
+    up = conv(3, 64, 4 * 64 if upsample == "subpixel" else 64) + norm
     tail = conv(9, 64, 3)
     return head + 4 * block + int(np.log2(factor)) * up + tail
 
 
 @pytest.mark.parametrize("factor", [4, 8])
 @pytest.mark.parametrize("norm", ["batch", "instance"])
-@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+@pytest.mark.parametrize("upsample", ["transpose", "resize", "subpixel"])
 def test_output_is_factor_times_larger_and_parameters_match_a_hand_count(factor, norm, upsample):
     torch.manual_seed(0)
     net = SRNet(factor, norm, upsample).eval()
@@ -63,8 +67,72 @@ def test_output_is_factor_times_larger_and_parameters_match_a_hand_count(factor,
         out = net(rand(2, 3, 9, 13))
     assert out.shape == (2, 3, 9 * factor, 13 * factor)
     assert 0 <= out.min() and out.max() <= 1
-    assert count_parameters(net) == hand_count(factor) == PARAMETERS[factor]
+    assert count_parameters(net) == hand_count(factor, upsample)
+    if upsample != "subpixel":
+        assert count_parameters(net) == PARAMETERS[factor]
     assert f"factor={factor}" in repr(net)
+
+
+def test_pixel_shuffle_puts_channel_groups_into_two_by_two_blocks():
+    """Shi et al. 2016, Sec. 2.2: C·r² channels at H x W -> C channels at rH x rW; output
+    channel c's block at (i, j) is input channel r²c + r·(i mod r) + (j mod r). Written out
+    by loops here, against torch's PixelShuffle that SubPixelConv uses."""
+    x = rand(1, 8, 3, 4)
+    out = torch.nn.PixelShuffle(2)(x)
+    assert out.shape == (1, 2, 6, 8)
+    for c in range(2):
+        for i in range(6):
+            for j in range(8):
+                assert out[0, c, i, j] == x[0, 4 * c + 2 * (i % 2) + (j % 2), i // 2, j // 2]
+
+
+def test_subpixel_starts_as_nearest_resize_of_one_convolution_so_without_checkerboard():
+    """Aitken et al. 2017's initialisation: every 2x2 block of the shuffled output is constant
+    at initialisation, equal to a nearest-neighbour resize of a convolution to c_out channels
+    with the first sub-kernel of each group; without it the four sub-kernels differ."""
+    from stylelib.superres.network import SubPixelConv
+
+    torch.manual_seed(0)
+    layer = SubPixelConv(6, 5, "batch")
+    x = rand(1, 6, 7, 9)
+    conv = layer[0][1]
+    with torch.no_grad():
+        shuffled = layer[1](layer[0](x))
+        first = torch.nn.functional.conv2d(
+            torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"),
+            conv.weight[::4],
+            conv.bias[::4],
+        )
+    assert torch.equal(shuffled[..., ::2, ::2], shuffled[..., 1::2, 1::2])  # constant blocks
+    resized = first.repeat_interleave(2, -1).repeat_interleave(2, -2)
+    torch.testing.assert_close(shuffled, resized, rtol=0, atol=1e-6)
+    torch.manual_seed(0)
+    untied = SubPixelConv(6, 5, "batch", icnr=False)
+    with torch.no_grad():
+        blocks = untied[1](untied[0](x))
+    assert (blocks[..., ::2, ::2] - blocks[..., 1::2, 1::2]).abs().max() > 1e-3
+    out = layer(x)
+    out.sum().backward()
+    assert conv.weight.grad is not None  # tied at the start only: training unties them
+
+
+def test_the_upsampler_table_matches_closed_forms():
+    """Multiply-adds of a 3x3 convolution: 9 · c_in · c_out · (output pixels). Transposed: the
+    kernel meets each of the s² input pixels; resize: the (2s)² pixels; sub-pixel: s² pixels
+    but 4C outputs. Parameters (without batch norm): 9C² + C, and 9·4C² + 4C."""
+    from stylelib.superres.network import upsampler_table
+
+    c, s = 8, 5
+    rows = {line.split()[0]: line for line in upsampler_table(c, s).splitlines()[1:]}
+    expected = {
+        "transpose": (9 * c * c + c, 9 * c * c * s * s),
+        "resize": (9 * c * c + c, 9 * c * c * (2 * s) ** 2),
+        "subpixel": (9 * c * 4 * c + 4 * c, 9 * c * 4 * c * s * s),
+    }
+    assert set(rows) == set(expected)
+    for mode, (params, macs) in expected.items():
+        assert f"(1, {c}, {2 * s}, {2 * s})" in rows[mode]
+        assert rows[mode].split()[-2:] == [f"{params:,}", f"{macs:,}"]
 
 
 def test_the_paper_input_size_and_the_parameter_table():

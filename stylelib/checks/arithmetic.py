@@ -9,17 +9,40 @@ hold the reference table.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import Tensor
 
 from .. import layers, vgg
-from .harness import describe, run
+from .harness import Foreign, describe, run
 
 # The library's answers: the layer table lives in ``layers`` and is re-exported by ``vgg``.
 FORBID = (layers, vgg)
+
+
+def torchvision_vgg(why: str) -> Foreign:
+    """torchvision's VGG as forbidden code: its builders (``torchvision.models.vgg``: vgg16,
+    make_layers, VGG) and its model and weight registry (``torchvision.models._api``:
+    get_model, ``VGG16_Weights...meta["num_params"]``), which hand over the answer of
+    lesson 01's VGG exercises in one line. Found without importing torchvision (slow to
+    import); reading its configuration list ``cfgs`` calls nothing and stays allowed."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return Foreign(frozenset(), why)
+    models = os.path.join(next(iter(spec.submodule_search_locations)), "models")
+    files = (os.path.realpath(os.path.join(models, f)) for f in ("vgg.py", "_api.py"))
+    return Foreign(frozenset(files), why)
+
+
+# The two exercises whose answer torchvision holds: what to say to an answer that calls it.
+COUNT_YOURSELF = torchvision_vgg(
+    "torchvision's VGG, which counts for you: the exercise is the arithmetic, "
+    "k·k·C_in·C_out + C_out per convolution and n_in·n_out + n_out per fully connected layer"
+)
 
 # A formula of a few integers takes microseconds; building a network to read a number off it
 # (even torchvision's conv layers on the CPU) well under a second. 10 s is for a busy grader.
@@ -85,11 +108,13 @@ def run_work(
     *,
     limit: float,
     slow: str,
+    also: Sequence[Foreign] = (),
 ) -> Any:
-    """:func:`~.harness.run` with ``forbid=FORBID`` and a time limit that fits the work; a
-    time-out says ``slow`` (the likely cause for this exercise) instead of the harness's advice.
+    """:func:`~.harness.run` with ``forbid=FORBID`` (and ``also``) and a time limit that fits
+    the work; a time-out says ``slow`` (the likely cause for this exercise) instead of the
+    harness's advice.
     """
-    return run(fn, name, arg_names, args, forbid=FORBID, limit=limit, slow=slow)
+    return run(fn, name, arg_names, args, forbid=(*FORBID, *also), limit=limit, slow=slow)
 
 
 # --- The driver of the whole-number exercises ---------------------------------------------------
@@ -365,15 +390,25 @@ def _shape_problem(mine: Any, row: dict, before: tuple[int, int, int]) -> str | 
 def check_network_params(fn: Callable[[str], int]) -> None:
     """Check ``fn(arch)`` = all parameters of torchvision's VGG16 / VGG19, classifier included.
 
-    A Python int is required. An answer may build torchvision's network and count (1-3 s on a
-    CPU): the time limit is :data:`NETWORK_SECONDS`.
+    A Python int is required. Refused: counting torchvision's own network
+    (``sum(p.numel() for p in vgg16().parameters())``, ``get_model``) or reading the count off
+    its weights' metadata (``VGG16_Weights.IMAGENET1K_V1.meta["num_params"]``): those one-liners
+    skip the arithmetic the exercise is about (:data:`COUNT_YOURSELF`). Allowed: building one's
+    own network from ``nn`` layers and counting it (the time limit is
+    :data:`NETWORK_SECONDS`), or reading torchvision's configuration list ``cfgs``.
     """
     if not callable(fn):
         raise AssertionError(f"expected your network_params function, got {type(fn).__name__}")
     counts = {arch: _counts(arch) for arch in ("vgg16", "vgg19")}
     for arch, other in (("vgg16", "vgg19"), ("vgg19", "vgg16")):
         got = run_work(
-            fn, "network_params", ("arch",), (arch,), limit=NETWORK_SECONDS, slow=BUILD_ADVICE
+            fn,
+            "network_params",
+            ("arch",),
+            (arch,),
+            limit=NETWORK_SECONDS,
+            slow=BUILD_ADVICE,
+            also=(COUNT_YOURSELF,),
         )
         problem = not_an_int(
             got, "count with Python ints (p.numel() and sums of ints are ints; no / or float)"

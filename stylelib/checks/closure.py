@@ -65,7 +65,20 @@ def _reaches(loss: Tensor, x: Tensor) -> bool | None:
     return grad is not None
 
 
-def _call(closure: Callable[[], Tensor], step: int) -> Tensor:
+def _works_with_a_gradient(closure: Callable[[], Tensor], x: Tensor) -> bool:
+    """Whether ``closure()`` runs when ``x.grad`` exists (zeros): to tell a closure that
+    needs a gradient to be there (``x.grad.zero_()``) from one that fails anyway."""
+    x.grad = torch.zeros_like(x)
+    try:
+        run(closure, "the closure", (), (), forbid=FORBID)
+    except AssertionError:
+        return False
+    finally:
+        x.grad = None
+    return True
+
+
+def _call(closure: Callable[[], Tensor], step: int, x: Tensor) -> Tensor:
     """One call of the student's closure, with its exceptions said in the closure's terms."""
     try:
         return run(closure, f"the closure (step {step})", (), (), forbid=FORBID)
@@ -75,6 +88,13 @@ def _call(closure: Callable[[], Tensor], step: int) -> Tensor:
             raise AssertionError(
                 f"on step {step} the loss has no graph back to x, so backward fails: compute "
                 "loss_fn(x) on x itself (no .detach(), no torch.no_grad()) in the closure."
+            ) from None
+        if x.grad is None and _works_with_a_gradient(closure, x):
+            raise AssertionError(
+                f"on step {step} the closure fails while x.grad is None ({cause[:80]}) and runs "
+                "once x has a gradient: before the first backward, as L-BFGS first calls the "
+                "closure, x.grad is None; clear it with optimizer.zero_grad(), which handles "
+                "both cases."
             ) from None
         if "backward through the graph a second time" in cause:
             raise AssertionError(
@@ -169,8 +189,10 @@ def check_closure(fn: Callable[..., Callable[[], Tensor]]) -> None:
     A right closure zeroes the gradient, computes ``loss = loss_fn(x)``, back-propagates it
     and returns it. The check runs L-BFGS with it for :data:`STEPS` steps on a small smooth
     problem and, on every call, compares the loss it returns and the gradient it leaves in
-    ``x.grad`` with a fresh ``loss_fn`` and gradient at the same x. Before the first call
-    ``x.grad`` holds a stale gradient, which a right closure clears.
+    ``x.grad`` with a fresh ``loss_fn`` and gradient at the same x. ``x`` starts as a fresh
+    leaf, as L-BFGS first sees it: ``x.grad`` is None on the first call (a closure that needs
+    it, ``x.grad.zero_()``, fails there), and from the second call on holds the previous
+    call's gradient, which a right closure clears.
     """
     if not callable(fn):
         raise AssertionError(f"expected your make_closure function, got {type(fn).__name__}")
@@ -187,7 +209,6 @@ def check_closure(fn: Callable[..., Callable[[], Tensor]]) -> None:
             f"make_closure returns {type(closure).__name__}: return the inner "
             "function itself (def closure(): ... ; return closure), not its result."
         )
-    x.grad = torch.full_like(x, 1e3)  # a stale gradient, as a loop leaves one between steps
     calls: list[tuple[Tensor, Tensor]] = []  # the fresh loss and gradient of every call
 
     def watched() -> Tensor:
@@ -195,7 +216,7 @@ def check_closure(fn: Callable[..., Callable[[], Tensor]]) -> None:
         before = x.detach().clone()
         stale = None if x.grad is None else x.grad.detach().clone()
         calls.append(_fresh(loss_fn, before))
-        out = _call(closure, step)
+        out = _call(closure, step, x)
         if not torch.equal(x.detach(), before):
             raise AssertionError(
                 f"on step {step} the closure changes x: it must not call optimizer.step (the "

@@ -44,6 +44,18 @@ class Factor(NamedTuple):
     small: str = ""  # ... and when it is ``value`` times too small
 
 
+class Foreign(NamedTuple):
+    """Code outside the library that an answer may not call, and why: a package's function
+    that *is* the answer (torchvision's VGG builders for an exercise that asks to write VGG).
+
+    Given to :func:`run` in ``forbid`` beside the library's own modules; the verdict reads
+    ``"<name> calls <function>: <why>."``. ``files`` are real paths (``os.path.realpath``).
+    """
+
+    files: frozenset[str]
+    why: str
+
+
 class _TooSlow(BaseException):
     """Raised by the timer inside the student's code (BaseException: ``except`` misses it)."""
 
@@ -145,12 +157,13 @@ def run(
     arg_names: Sequence[str],
     args: Sequence[Any],
     *,
-    forbid: Sequence[ModuleType] = (),
+    forbid: Sequence[ModuleType | Foreign] = (),
     limit: float | None = None,
     slow: str | None = None,
 ) -> Any:
     """``fn(*args)``, failing on an exception, a time-out, a changed argument, or a call into
-    the library code of ``forbid`` (the reference answers: see :func:`library_calls`).
+    the library code of ``forbid`` (the reference answers: see :func:`library_calls`) or into
+    a :class:`Foreign` function that is the answer.
 
     Every argument is snapshot first (tensor values, dict keys and entries), so an answer that
     writes into its inputs — in place, through ``.data``, or by adding keys — is caught.
@@ -228,27 +241,34 @@ def _compare_snapshot(name: str, where: str, saved: list) -> None:
 
 
 class _LibraryGuard:
-    """While active, note the first call into the source files of ``modules`` (any thread's
-    profiler is the interpreter's: this one watches the current thread, where the answer runs).
+    """While active, note the first call into the source files of ``modules`` (library modules,
+    or :class:`Foreign` code with its reason; any thread's profiler is the interpreter's: this
+    one watches the current thread, where the answer runs).
     """
 
-    def __init__(self, modules: Sequence[ModuleType]) -> None:
-        self.files = library_files(modules)
+    def __init__(self, modules: Sequence[ModuleType | Foreign]) -> None:
+        library = [m for m in modules if not isinstance(m, Foreign)]
+        self.why = dict.fromkeys(library_files(library), "")  # real path -> reason ("": ours)
+        for foreign in (m for m in modules if isinstance(m, Foreign)):
+            self.why.update(dict.fromkeys(foreign.files, foreign.why))
+        self.files = frozenset(self.why)
         self.seen: str | None = None
+        self.seen_why = ""
         self.tampered = False
-        self._known: dict[str, bool] = {}
+        self._known: dict[str, str | None] = {}
 
     def _profile(self, frame, event, arg) -> None:
         if event != "call" or self.seen is not None:
             return
         filename = frame.f_code.co_filename
-        inside = self._known.get(filename)
-        if inside is None:
-            inside = self._known[filename] = os.path.realpath(filename) in self.files
-        if inside:
+        if filename not in self._known:
+            self._known[filename] = self.why.get(os.path.realpath(filename))
+        why = self._known[filename]
+        if why is not None:
             module = frame.f_globals.get("__name__", "stylelib")
             code = frame.f_code  # co_qualname is Python 3.11+
             self.seen = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+            self.seen_why = why
 
     def __enter__(self) -> _LibraryGuard:
         if self.files:
@@ -267,6 +287,8 @@ class _LibraryGuard:
                 f"{name} changes the interpreter's profiler (sys.setprofile), which the grader "
                 "uses to see what an answer calls: leave it alone."
             )
+        if self.seen is not None and self.seen_why:
+            raise AssertionError(f"{name} calls {self.seen}: {self.seen_why}.")
         if self.seen is not None:
             raise AssertionError(
                 f"{name} calls {self.seen}, the library's own answer to this exercise: the "
@@ -465,9 +487,14 @@ class Exercise(NamedTuple):
     known: Callable[[tuple], list[tuple[Tensor, str]]] = lambda args: []  # named wrong values
     shape_hint: Callable[[tuple, tuple], str | None] = _scalar_shape_hint
     extra: Callable[[Tensor], str | None] = lambda out: None  # a property, e.g. symmetry
-    forbid: tuple[ModuleType, ...] = ()  # library modules the answer must not call
+    forbid: tuple[ModuleType | Foreign, ...] = ()  # code the answer must not call
     differentiable: bool = True  # False: a formula for a gradient, compared by value only
     hard: bool = True  # also run on values beyond [0, 1] with a flat patch (see _hard)
+    # Where the function has a kink (|x| at x = 0, met at the flat patch's ties), every value
+    # of the subdifferential is a right gradient: for each input that requires grad, how far
+    # each entry may lie from the reference's gradient (per unit of a scalar output); None:
+    # smooth everywhere, compared entry by entry.
+    slack: Callable[[tuple], list[Tensor]] | None = None
 
 
 def check_exercise(fn: Callable, ex: Exercise) -> None:
@@ -674,7 +701,8 @@ def _check_gradient(
             + (f"; hint: {hint}." if hint else ".")
         ) from None
     ref_grads = torch.autograd.grad((ref_out * weight).sum(), ref_leaves, allow_unused=True)
-    for (path, leaf), grad, ref_grad in zip(leaves, grads, ref_grads, strict=True):
+    slacks = ex.slack(ref_args) if ex.slack else [None] * len(leaves)
+    for (path, leaf), grad, ref_grad, slack in zip(leaves, grads, ref_grads, slacks, strict=True):
         if grad is None and ref_grad is None:  # e.g. a content layer among the style features
             continue
         if grad is not None and not torch.isfinite(grad).all():
@@ -684,12 +712,30 @@ def _check_gradient(
                 ".abs() for |x| and a small ε inside a square root."
             )
         ref_grad = torch.zeros_like(leaf) if ref_grad is None else ref_grad
+        if grad is not None and slack is not None:  # at a kink: the nearest valid subgradient
+            room = slack * weight.abs().sum()
+            ref_grad = ref_grad + (grad.detach() - ref_grad).clamp(-room, room)
         problem = "it does not depend on it" if grad is None else _diagnose_values(grad, ref_grad)
         if problem:
+            cause = (
+                "Only at the flat patch: what slope does your function give where two values "
+                "are equal?"
+                if grad is not None and _only_near_patch(grad, ref_grad)
+                else "Is part of the computation detached or done outside torch?"
+            )
             raise AssertionError(
                 f"{ex.name} has the wrong gradient with respect to {path}: {problem} (on "
-                f"{where}). Is part of the computation detached or done outside torch?"
+                f"{where}). {cause}"
             )
+
+
+def _only_near_patch(grad: Tensor, want: Tensor) -> bool:
+    """Whether every wrong entry lies next to the flat 2 x 2 patch of :func:`_hard` (the first
+    three rows and columns), so that ties, not the formula, are the likely cause."""
+    if grad.dim() < 2 or grad.shape[-1] < 4 or grad.shape[-2] < 4:
+        return False
+    wrong = (grad.detach() - want).abs() > RTOL.get(want.dtype, 1e-4) * want.abs().max()
+    return bool(wrong.any()) and not bool(wrong[..., 3:, :].any() or wrong[..., :, 3:].any())
 
 
 def _batch_of(ex: Exercise, case: Any) -> int:

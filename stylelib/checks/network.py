@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import layers
-from .arithmetic import NETWORK_SECONDS, run_work
+from .arithmetic import NETWORK_SECONDS, run_work, torchvision_vgg
 from .harness import RTOL, SEED, raised, randn
 
 NAME = "vgg16_features"
@@ -33,6 +33,12 @@ BUILD_SLOW = (
 )
 FORWARD_SECONDS = 20.0  # a forward pass on these images takes ~0.1 s with nn layers
 FORWARD_SLOW = "a forward pass on this small image takes well under a second with nn layers"
+# torchvision's builders return this very network in one line: the exercise is to write it.
+BUILD_YOURSELF = torchvision_vgg(
+    "torchvision's VGG, the answer key of this exercise: build the 31 layers yourself, in a "
+    "loop over the blocks (nn.Conv2d(C_in, C_out, kernel_size=3, padding=1), nn.ReLU(), "
+    "nn.MaxPool2d(kernel_size=2, stride=2))"
+)
 
 _ACTIVATIONS = (
     nn.ReLU,
@@ -79,20 +85,22 @@ def check_vgg16_sequential(fn: Callable[[], nn.Sequential]) -> None:
     VGG-16's (by index and by the paper's layer name), and for a state dict that does not
     load, the keys that do not fit.
 
-    Allowed: any way of building the layers, including torchvision's own
-    (``torchvision.models.vgg.make_layers(cfgs["D"])``, ``copy.deepcopy(vgg16().features)``):
-    torchvision is not the course library, and the exercise is knowing what the network is
-    and how its indices line up with a state dict. ``nn.ReLU(inplace=True)`` (torchvision's
-    choice) and one ReLU module reused at every position are fine: a ReLU holds no state.
+    Allowed: any way of building the layers from ``nn`` modules (a loop, a list written out,
+    a configuration list such as torchvision's ``cfgs["D"]`` read by one's own loop).
+    ``nn.ReLU(inplace=True)`` (torchvision's choice) and one ReLU module reused at every
+    position are fine: a ReLU holds no state.
     Frozen parameters (``requires_grad=False``) are fine too: whether VGG trains is the
     caller's choice (style transfer freezes it), not part of the architecture or of its state
-    dict, and the gradient still reaches the image. Refused: calling :mod:`stylelib.layers` or
-    :mod:`stylelib.vgg` (``build_features`` is the library's own answer), while building the
-    network or while running it.
+    dict, and the gradient still reaches the image. Refused, while building the network or
+    while running it: calling :mod:`stylelib.layers` or :mod:`stylelib.vgg` (``build_features``
+    is the library's own answer), and calling torchvision's VGG (``vgg16().features``, a copy
+    of it, ``make_layers(cfgs["D"])``, ``get_model("vgg16")``: :data:`BUILD_YOURSELF`), which
+    is the answer in one line. Not caught: a torchvision network built *outside* the function
+    and copied inside it (the check sees only what the function runs).
     """
     if not callable(fn):
         raise AssertionError(f"expected your {NAME} function, got {type(fn).__name__}")
-    net = run_work(fn, NAME, (), (), limit=NETWORK_SECONDS, slow=BUILD_SLOW)
+    net = run_work(fn, NAME, (), (), limit=NETWORK_SECONDS, slow=BUILD_SLOW, also=(BUILD_YOURSELF,))
     problem = _container_problem(net) or _setup_problem(net)
     if problem:
         raise AssertionError(f"{NAME}() returns {problem}.")
@@ -152,7 +160,15 @@ def _torchvision_features(seed: int) -> nn.Sequential:
 def _forward(net: nn.Module, x: Tensor) -> object:
     """``net(x)`` through the harness; a failing forward pass is explained by its layers."""
     try:
-        return run_work(net, f"{NAME}()", ("x",), (x,), limit=FORWARD_SECONDS, slow=FORWARD_SLOW)
+        return run_work(
+            net,
+            f"{NAME}()",
+            ("x",),
+            (x,),
+            limit=FORWARD_SECONDS,
+            slow=FORWARD_SLOW,
+            also=(BUILD_YOURSELF,),
+        )
     except AssertionError as error:
         cause = _layer_problem(net) if " raised " in str(error) else None
         if cause is None:

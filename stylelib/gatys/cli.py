@@ -48,8 +48,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "(`stylelib weights status` says how to get them)",
             file=sys.stderr,
         )
-    # The paper's preset from the content image, at alpha/beta = 1e-4 (Gatys et al. 2016,
-    # Fig. 2 E-F; 1e-3 is the other ratio): within ~100 CPU steps the style shows.
+    # The paper's preset from the content image, at alpha/beta = 1e-4 (the 2015 preprint's
+    # Fig. 2 E-F, 1e-3 its other ratio; CVPR 2016 Fig. 3 uses 1e-3 ... 5e-4): within ~100
+    # CPU steps the style shows.
     config = replace(
         preset("gatys2016"),
         weights=source,

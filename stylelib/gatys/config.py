@@ -17,18 +17,26 @@ rectified features (Caffe's ReLU overwrites its conv blob: the paper's "conv4_2"
 and set ``normalize_network=True``: whatever weights are chosen (torchvision's ImageNet
 file, Caffe's, random), the extractor rescales them to mean activation 1 on a calibration
 set (:mod:`stylelib.netnorm`) and applies their own input convention, so that α/β = 1e-3
-means what it meant in the paper. The ``pytorch-tutorial`` preset instead keeps
+means what it meant in the paper. (The rescaling is more than a change of units for the
+losses: it weighs the channels inside every content and Gram loss differently, so the best
+image changes with it; see :mod:`stylelib.netnorm`. And α/β alone fixes the best image, not
+the optimiser's path, whose steps and tolerances depend on the loss's scale:
+:func:`stylelib.gatys.objective.gradient_scale`.) The ``pytorch-tutorial`` preset instead keeps
 torchvision's raw weights, for which its weights were tuned.
 
 
 
 Sources, cited per field:
   [G16]  Gatys, Ecker, Bethge. Image Style Transfer Using Convolutional Neural Networks.
-         CVPR 2016 (and its preprint, A Neural Algorithm of Artistic Style, arXiv:1508.06576).
+         CVPR 2016. Its Fig. 3 uses alpha/beta = 1e-3 (B), 8e-4 (C), 5e-3 (D), 5e-4 (E, F).
+  [G15]  Gatys, Ecker, Bethge. A Neural Algorithm of Artistic Style. arXiv:1508.06576, 2015,
+         the preprint of [G16]. Its Fig. 2 uses alpha/beta = 1e-3 (B, C, D) or 1e-4 (E, F).
   [G16c] Gatys, Bethge, Hertzmann, Shechtman. Preserving Color in Neural Artistic Style
          Transfer. arXiv:1606.05897, 2016.
   [G17]  Gatys, Ecker, Bethge, Hertzmann, Shechtman. Controlling Perceptual Factors in Neural
-         Style Transfer. CVPR 2017 (coarse-to-fine for high resolutions).
+         Style Transfer. CVPR 2017. Sec. 5 is colour control (5.1 luminance-only transfer,
+         5.2 colour matching); its abstract promises "large size, high-quality stylisation"
+         more efficiently (the section of that procedure is not verified here).
   [Gc]   The authors' PyTorch notebook, github.com/leongatys/PytorchNeuralStyleTransfer.
   [J16]  Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and
          Super-Resolution. ECCV 2016, Sec. 3 and 4.1.
@@ -57,7 +65,8 @@ from stylelib.config import (
     check_pixels,
 )
 
-# [G16] Fig. 3 caption: "conv1_1 ... conv5_1" and content "conv4_2", Caffe blobs that hold the
+# [G16] Sec. 3, the settings of Fig. 3: style "conv1_1 ... conv5_1" and content "conv4_2" (also
+# [G15], Fig. 2), Caffe blobs that hold the
 # rectified features: relu1_1 ... relu5_1 and relu4_2 in this library's names.
 GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -70,11 +79,12 @@ class GatysConfig:
     weights: Weights = "imagenet"  # [G16] Sec. 2: VGG trained on ImageNet ("caffe": the paper's)
     normalize_network: bool = True  # [G16] Sec. 2: mean activation of every filter = 1
     pooling: Pooling = "avg"  # [G16] Sec. 2: average pooling gives "slightly more appealing" images
-    content_layers: tuple[str, ...] = ("relu4_2",)  # [G16] Fig. 3 caption ("conv4_2", rectified)
-    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS  # [G16] Fig. 3 caption
-    style_layer_weights: tuple[float, ...] = (0.2,) * 5  # [G16] Fig. 3: w_l = 1/5 on those layers
-    content_weight: float = 1.0  # alpha in Eq. 7; only the ratio alpha/beta matters
-    style_weight: float = 1e3  # beta: [G16] Fig. 3 uses alpha/beta = 1e-3 (and 1e-4, 1e-2 ...)
+    content_layers: tuple[str, ...] = ("relu4_2",)  # [G16] Sec. 3 ("conv4_2", rectified)
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS  # [G16] Sec. 3, for Fig. 3
+    style_layer_weights: tuple[float, ...] = (0.2,) * 5  # [G16] Sec. 3: w_l = 1/5 on those layers
+    content_weight: float = 1.0  # alpha, Eq. 7; alpha/beta fixes the minimiser, not the path
+    # beta: alpha/beta = 1e-3, [G16] Fig. 3 B and [G15] Fig. 2 B-D (other panels: see above)
+    style_weight: float = 1e3
     tv_weight: float = 0.0  # [G16] has no total-variation term
     normalization: Normalization = "gatys"  # [G16] Eqs. 1, 4, 5: 1/2 sum, 1/(4 N^2 M^2)
     init: Literal["noise", "content", "style"] = "noise"  # [G16] Sec. 2.3: from white noise
@@ -85,8 +95,8 @@ class GatysConfig:
     seed: int = 0  # white-noise initialisation and random weights are seeded
     tv_kind: TVKind = "squared"  # see losses.total_variation
     style_scale: float = 1.0  # style image's long side / output's (neural-style -style_scale)
-    color: Literal["none", "luminance", "histogram", "linear"] = "none"  # [G16c] Secs. 2-3
-    scales: int = 1  # coarse-to-fine levels, each twice the size of the last ([G17] Sec. 5)
+    color: Literal["none", "luminance", "histogram", "linear"] = "none"  # [G16c], [G17] Sec. 5
+    scales: int = 1  # coarse-to-fine levels, each twice the size of the last (after [G17])
     coarse_steps: int | None = None  # steps at each coarser level (None: same as steps)
     gamma: float = 0.0  # [Ng]'s extension: subtract gamma * L_style(content, x)
     device: str = "auto"  # CUDA, then Apple MPS, then CPU

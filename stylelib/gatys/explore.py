@@ -3,23 +3,42 @@
 Feature inversion ("what does relu3_1 keep?", Gatys et al. 2016, Fig. 1, content) is
 ``style_weight=0``; texture synthesis (Fig. 1, style) is ``content_weight=0``; a sweep runs
 the loop over a grid of values; the gradient balance says how hard each weighted term pulls
-on the pixels at the start (the alpha/beta diagnosis of the lessons).
+on the pixels at the start (the alpha/beta diagnosis of the lessons). :func:`tv_denoise`
+shows the total-variation prior on its own, and :data:`FIGURE3` lists the paintings and
+ratios of Gatys et al.'s Fig. 3.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from stylelib import data
 from stylelib.config import with_style_layers
 from stylelib.devices import pick_device
 from stylelib.gatys.config import GatysConfig
 from stylelib.gatys.objective import evaluate, extractor, make_targets
 from stylelib.gatys.transfer import Result, _check_layers, _initial_image, transfer
 from stylelib.images import MIN_SIDE, load_image, resize
+from stylelib.losses import total_variation
+
+# Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016:
+# content photo "the Neckarfront in Tübingen" (Fig. 3 A) and, per panel, the painting (Fig. 3
+# caption) and alpha/beta (Sec. 3: "1 × 10−3 (Fig 3 B), 8 × 10−4 (Fig 3 C), 5 × 10−3 (Fig 3
+# D), or 5 × 10−4 (Fig 3 E, F)"). Panel E, Picasso's "Femme nue assise" (1910), is not in
+# stylelib.data (Picasso died in 1973: not in the public domain), so it is left out.
+FIGURE3_CONTENT = "tubingen"
+FIGURE3: tuple[tuple[str, str, float], ...] = (
+    ("B", "shipwreck", 1e-3),  # The Shipwreck of the Minotaur, J.M.W. Turner
+    ("C", "starry_night", 8e-4),  # The Starry Night, Vincent van Gogh
+    ("D", "the_scream", 5e-3),  # Der Schrei, Edvard Munch
+    ("F", "composition_vii", 5e-4),  # Composition VII, Wassily Kandinsky
+)
 
 
 def reconstruct_content(image, layer: str, config: GatysConfig | None = None, **kwargs) -> Result:
@@ -138,3 +157,82 @@ def gradient_balance(content, style, config: GatysConfig | None = None, *, at=No
         (g,) = torch.autograd.grad(parts[name], x, retain_graph=i < len(terms) - 1)
         grads.append(g.pow(2).mean().sqrt().item())
     return {name.removesuffix("_total"): g for name, g in zip(terms, grads, strict=True)}
+
+
+def local_artworks(keys: Sequence[str]) -> list[str]:
+    """The artworks of ``keys`` that are on disk now (``$STYLELIB_DATA_DIR`` or the cache).
+
+    Nothing is downloaded: an optional cell asks this first and skips when a file is missing.
+    """
+    mirror = os.environ.get(data.DATA_DIR_ENV)
+    folders = [Path(mirror).expanduser()] if mirror else []
+    folders.append(data.cache_folder())
+    return [
+        key
+        for key in keys
+        if any((folder / data.ARTWORKS[key].filename).is_file() for folder in folders)
+    ]
+
+
+def tv_denoise(image, weight: float, steps: int = 30, kind: str = "squared") -> Tensor:
+    """The image closest to ``image`` with less total variation: TV as a prior on its own.
+
+    Minimises ``½ Σ (x − image)² + weight · TV(x)`` over the pixels x with L-BFGS from
+    ``image`` (:func:`stylelib.losses.total_variation`, ``kind`` as there); ``weight=0``
+    returns the image itself. No network is involved, so it takes a fraction of a second:
+    the lessons use it to show what a TV weight does before adding TV to a transfer.
+
+    Args:
+        image: ``(1, 3, H, W)`` in ``[0, 1]`` (or anything :func:`load_image` reads).
+        weight: the TV weight, >= 0 (for ``"squared"``, about the square of the blur radius
+            in pixels).
+        steps: L-BFGS iterations.
+        kind: ``"squared"``, ``"l1"`` or ``"isotropic"``.
+
+    Returns:
+        The smoothed image, clamped to ``[0, 1]``.
+
+    Example:
+        >>> noisy = torch.rand(1, 3, 32, 32)
+        >>> smooth = tv_denoise(noisy, weight=1.0)
+        >>> bool(total_variation(smooth) < total_variation(noisy))
+        True
+    """
+    if weight < 0:
+        raise ValueError(f"weight={weight} is negative; a TV weight is 0 (off) or positive")
+    target = load_image(image).detach()
+    x = target.clone().requires_grad_(True)
+    if weight == 0:
+        return target.clone()
+    optimizer = torch.optim.LBFGS([x], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = 0.5 * (x - target).pow(2).sum() + weight * total_variation(x, kind)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return x.detach().clamp(0, 1)
+
+
+def reproduce_figure3(config: GatysConfig, **kwargs) -> list[tuple[str, Tensor]]:
+    """Gatys et al.'s Fig. 3 (CVPR 2016): the Tübingen photo in the style of each painting.
+
+    Panel A is the photo; each panel of :data:`FIGURE3` is :func:`transfer` with ``config``
+    (its layers, size, steps, start image) and the panel's α/β as ``style_weight`` over
+    ``content_weight``. The images come from :func:`stylelib.data.artwork`, which downloads
+    what is missing: ask :func:`local_artworks` first to stay offline. ``kwargs`` go to
+    :func:`transfer` (``progress=False`` by default).
+
+    Returns:
+        ``[(title, image), ...]``: panel A, then one per painting.
+    """
+    kwargs.setdefault("progress", False)
+    photo = data.artwork(FIGURE3_CONTENT, size=config.size)
+    panels = [("A: " + data.ARTWORKS[FIGURE3_CONTENT].title, photo)]
+    for panel, key, ratio in FIGURE3:
+        cell = replace(config, style_weight=config.content_weight / ratio)
+        image = transfer(photo, data.artwork(key, size=config.size), cell, **kwargs).image
+        panels.append((f"{panel}: {data.ARTWORKS[key].title}, α/β = {ratio:g}", image))
+    return panels

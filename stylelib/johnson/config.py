@@ -5,7 +5,11 @@ feature losses divided by C·H·W, the style loss summed over layers.
 
 Sources, cited per field:
   [J16]  Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and
-         Super-Resolution. ECCV 2016, Sec. 3 and 4.1.
+         Super-Resolution. ECCV 2016 (the camera-ready), Sec. 3 and 4.1, and its supplementary
+         material. Sec. 4.1: "we compute feature reconstruction loss at layer relu3_3".
+  [J16a] The same paper's arXiv preprint, arXiv:1603.08155v1, p. 9: "we compute feature
+         reconstruction loss at layer relu2_2". The two versions differ in this layer only,
+         among the fields below.
   [Jc]   The authors' Torch code, github.com/jcjohnson/fast-neural-style (train.lua defaults),
          whose content layer relu3_3 is also the one the introductory blog posts describe.
 """
@@ -34,18 +38,21 @@ JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 class JohnsonConfig:
     """Training a feed-forward transform network (Johnson et al. 2016); paper's values.
 
+    The default content layer is the arXiv preprint's ([J16a], relu2_2); the ECCV camera-ready
+    and the authors' code use relu3_3 (preset ``johnson2016-code``).
+
     Loss weights refer to ``normalization="johnson"`` (Gram and feature losses divided by
     C·H·W, style summed over the C x C Gram entries and over layers) on torchvision's VGG16
     with images in [0, 1]. [Jc] averages its style loss over the C² Gram entries and feeds
     Caffe's VGG16 0-255 pixels, so its numbers are a starting point here, not an equivalent.
     """
 
-    arch: Arch = "vgg16"  # [J16] Sec. 3: a VGG-16 loss network pretrained on ImageNet
-    weights: Weights = "imagenet"  # [J16] Sec. 3: the loss network is fixed, pretrained
+    arch: Arch = "vgg16"  # [J16] Sec. 3.2: a VGG-16 loss network pretrained on ImageNet
+    weights: Weights = "imagenet"  # [J16] Sec. 3.2: the loss network is fixed, pretrained
     pooling: Pooling = "max"  # [J16] keeps VGG-16 as trained
-    content_layers: tuple[str, ...] = ("relu2_2",)  # [J16] Sec. 4.1: feature loss at relu2_2
+    content_layers: tuple[str, ...] = ("relu2_2",)  # [J16a]; relu3_3 in [J16] Sec. 4.1 and [Jc]
     style_layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS  # [J16] Sec. 4.1
-    style_layer_weights: tuple[float, ...] = (1.0,) * 4  # [J16] Eq. 5: a plain sum over layers
+    style_layer_weights: tuple[float, ...] = (1.0,) * 4  # [J16] Sec. 3.2: a plain sum over layers
     content_weight: float = 1.0  # lambda_c: not published in [J16]; [Jc] -content_weights 1.0
     style_weight: float = 5.0  # lambda_s: not published in [J16]; [Jc] -style_weights 5.0
     tv_weight: float = 1e-6  # [J16] Sec. 4.1: lambda_TV cross-validated in [1e-6, 1e-4]
@@ -78,9 +85,12 @@ class JohnsonConfig:
 
 PRESETS: dict[str, JohnsonConfig] = {
     "johnson2016": JohnsonConfig(),
+    # johnson2016: the arXiv preprint's content layer relu2_2 ([J16a]).
     # Both Johnson presets use instance norm and resize-convolution (the class defaults);
-    # the paper's batch norm and transposed convolutions are --norm batch --upsample transpose.
-    "johnson2016-code": JohnsonConfig(content_layers=("relu3_3",)),  # [Jc]
+    # --norm batch --upsample transpose gives the paper's batch norm and transposed
+    # convolutions, a network closer to the paper's (its padding stays this library's:
+    # see stylelib.johnson.network).
+    "johnson2016-code": JohnsonConfig(content_layers=("relu3_3",)),  # [J16] Sec. 4.1 and [Jc]
 }
 
 # What each preset's loss weights assume about the network: its units.

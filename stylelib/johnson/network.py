@@ -24,14 +24,22 @@ Three choices, each a constructor argument:
   ``"transpose"`` (the paper's fractionally strided convolution, stride 1/2, whose uneven
   kernel overlap paints a checkerboard pattern into the output).
 - Padding is by reflection in every convolution, so the borders see image-like context
-  instead of black zeros. (The paper pads the input once by 40 px and uses unpadded
-  convolutions in the residual blocks; per-convolution reflection, as in the authors' later
-  code and in pytorch/examples, keeps every layer the size of its input.)
+  instead of black zeros, and every layer keeps the size of its input (as pytorch/examples'
+  network does; the authors' code offers it as ``-padding_type reflect``). The paper does
+  otherwise: its supplementary material found that "standard zero-padded convolutions
+  resulted in severe artifacts around the borders of the generated image", removes the
+  padding from the residual blocks' convolutions (the identity path is centre-cropped to
+  match) and pads the input once by 40 px with reflection (its Table 1: 3 x 256 x 256 ->
+  3 x 336 x 336). The authors' code does the same by default (``-padding_type
+  reflect-start``). With ``norm="batch", upsample="transpose"`` this network is therefore
+  *closer to* the paper's, not the paper's.
 
-Output: the paper ends with a scaled tanh so pixels lie in [0, 255]; here ``(tanh(x) + 1) / 2``
-maps to the library's [0, 1] (the same curve as ``sigmoid(2x)``). Every output is a valid
-image without clamping, and, unlike a clamp, the gradient is never exactly zero. That is
-``output="tanh"``, what ``stylelib train`` trains.
+Output: the paper's output layer "uses a scaled tanh to ensure that the output has pixels in
+the range [0, 255]" (Sec. 3.1); the authors' code multiplies a tanh by ``-tanh_constant``
+(150 by default; its pixel convention is that of ``-preprocessing vgg``). Here
+``(tanh(x) + 1) / 2`` maps to the library's [0, 1] (the same curve as ``sigmoid(2x)``).
+Every output is a valid image without clamping, and, unlike a clamp, the gradient is never
+exactly zero. That is ``output="tanh"``, what ``stylelib train`` trains.
 
 ``output="pixels255"`` is the other convention, that of the PyTorch examples' network
 (pytorch/examples, ``fast_neural_style/neural_style/transformer_net.py``), whose published
@@ -94,7 +102,8 @@ from stylelib.errors import one_line
 from stylelib.images import check_image
 from stylelib.johnson.config import CHECKPOINT, FORMAT, VERSION
 
-# Defaults give 1,679,235 parameters: the paper's ~1.68 M (tests pin it to a hand count).
+# Defaults give 1,679,235 parameters (tests pin it to a hand count); batch norm and transposed
+# convolutions give the same count.
 DEFAULT_PARAMETERS = 1_679_235
 
 

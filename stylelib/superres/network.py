@@ -29,7 +29,12 @@ Unlike SRCNN (Dong et al. 2016), which first enlarges the input by bicubic inter
 residual blocks work at the low resolution: for ×4 on 16 times fewer pixels. The building
 blocks are those of :mod:`stylelib.johnson.network`. Defaults are the paper's: batch
 normalisation and fractionally strided ("transpose") convolutions; ``norm="instance"`` and
-``upsample="resize"`` are there too, as for the style network. (Instance norm normalises
+``upsample="resize"`` are there too, as for the style network, and ``upsample="subpixel"``:
+the sub-pixel convolution of Shi et al. (2016, "Real-Time Single Image and Video
+Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016,
+Sec. 2.2), a convolution at the *low* resolution to 4 x the channels, then
+:class:`torch.nn.PixelShuffle` moving each group of 4 channels into a 2 x 2 block of pixels.
+:func:`upsampler_table` compares the three. (Instance norm normalises
 each image's features right after the first layer, and with them much of its overall
 brightness and colour, which a super-resolution network must give back: batch norm, the
 paper's, is the default here.)
@@ -56,11 +61,103 @@ import os
 import torch
 from torch import Tensor, nn
 
-from stylelib.blocks import ConvLayer, ConvNormReLU, ResidualBlock, UpsampleConv, count_parameters
+from stylelib.blocks import (
+    ConvLayer,
+    ConvNormReLU,
+    ResidualBlock,
+    UpsampleConv,
+    _norm_layer,  # the one place that maps "batch"/"instance" to a layer
+    count_parameters,
+)
 from stylelib.checkpoints import CheckpointError, load_checkpoint
 from stylelib.errors import one_line
 from stylelib.images import check_image
-from stylelib.superres.config import BLOCKS, CHANNELS, CHECKPOINT, MIN_INPUT_SIDE, check_factor
+from stylelib.superres.config import (
+    BLOCKS,
+    CHANNELS,
+    CHECKPOINT,
+    MIN_INPUT_SIDE,
+    UPSAMPLES,
+    check_factor,
+)
+
+
+class SubPixelConv(nn.Sequential):
+    """Double H and W by a sub-pixel convolution, then norm and ReLU (Shi et al. 2016).
+
+    A reflection-padded 3 x 3 convolution at the *input* resolution makes ``4 * c_out``
+    channels; :class:`torch.nn.PixelShuffle` (2) moves channels ``4c .. 4c + 3`` into the
+    2 x 2 block of output channel ``c``: "a periodic shuffling operator that rearranges the
+    elements of a H × W × C·r² tensor to a tensor of shape rH × rW × C" (Shi et al., Sec. 2.2).
+    Parameters: ``9 * c_in * 4 * c_out + 4 * c_out``, four times a resize convolution's, for
+    the same number of multiply-adds (its convolution runs on 4 x fewer pixels).
+
+    ``icnr=True`` (default) starts the four sub-kernels of each output channel equal, so that
+    at initialisation the layer *is* a nearest-neighbour resize after a convolution and has no
+    checkerboard; training then lets them differ. This is the "convolution NN resize"
+    initialisation of Aitken et al. 2017 ("Checkerboard artifact free sub-pixel convolution",
+    arXiv 1707.02937).
+
+    Example:
+        >>> import torch
+        >>> SubPixelConv(8, 5, "batch")(torch.rand(2, 8, 6, 7)).shape
+        torch.Size([2, 5, 12, 14])
+    """
+
+    def __init__(self, c_in: int, c_out: int, norm: str, icnr: bool = True) -> None:
+        conv = ConvLayer(c_in, 4 * c_out, 3)
+        if icnr:
+            tie_subkernels(conv[1])
+        super().__init__(conv, nn.PixelShuffle(2), _norm_layer(norm, c_out), nn.ReLU())
+
+
+@torch.no_grad()
+def tie_subkernels(conv: nn.Conv2d, r: int = 2) -> None:
+    """Copy each output channel's first sub-kernel over its other r² − 1 (Aitken et al. 2017).
+
+    PixelShuffle(r) takes output channel c's r x r block from channels ``r²c ... r²c + r² − 1``;
+    with those equal, every block is constant: a nearest-neighbour resize of one convolution.
+    """
+    groups = conv.out_channels // (r * r)
+    w = conv.weight.view(groups, r * r, *conv.weight.shape[1:])
+    w.copy_(w[:, :1].expand_as(w))
+    if conv.bias is not None:
+        b = conv.bias.view(groups, r * r)
+        b.copy_(b[:, :1].expand_as(b))
+
+
+def upsampling_layer(mode: str, c_in: int, c_out: int, norm: str) -> nn.Module:
+    """One x2 upsampling unit of :class:`SRNet`: ``"transpose"``, ``"resize"`` or ``"subpixel"``."""
+    if mode == "subpixel":
+        return SubPixelConv(c_in, c_out, norm)
+    return UpsampleConv(c_in, c_out, mode, norm)
+
+
+def upsampler_table(channels: int = CHANNELS, side: int = 18) -> str:
+    """The three x2 upsamplers side by side: output shape, parameters, multiply-adds.
+
+    Each is run on a ``(1, channels, side, side)`` input; multiply-adds are those of its
+    convolution, counted by :class:`torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2).
+    The transposed convolution multiplies each *input* pixel by its 3 x 3 kernel; the resize
+    convolution convolves the 4 x larger image; the sub-pixel one convolves the small image
+    to 4 x the channels: the same work as the resize, four times the parameters.
+
+    Example:
+        >>> print(upsampler_table(8, 4).splitlines()[0])
+        upsampling   output shape         parameters   multiply-adds
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    lines = [f"{'upsampling':<12} {'output shape':<20} {'parameters':>10}   {'multiply-adds':>13}"]
+    x = torch.zeros(1, channels, side, side)
+    for mode in UPSAMPLES:
+        layer = upsampling_layer(mode, channels, channels, "batch").eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            shape = tuple(layer(x).shape)
+        params = count_parameters(layer) - 2 * channels  # the convolution's: without the norm
+        macs = counter.get_total_flops() // 2
+        lines.append(f"{mode:<12} {str(shape):<20} {params:>10,}   {macs:>13,}")
+    return "\n".join(lines)
 
 
 class SRNet(nn.Module):
@@ -69,8 +166,10 @@ class SRNet(nn.Module):
     Args:
         factor: 4 or 8; the network has log₂(factor) upsampling layers.
         norm: ``"batch"`` (the paper, default) or ``"instance"``.
-        upsample: ``"transpose"`` (the paper's stride-1/2 convolutions, default) or
-            ``"resize"`` (nearest x2 then a 3x3 convolution; Odena et al. 2016).
+        upsample: ``"transpose"`` (the paper's stride-1/2 convolutions, default),
+            ``"resize"`` (nearest x2 then a 3x3 convolution; Odena et al. 2016) or
+            ``"subpixel"`` (a 3x3 convolution to 4x the channels, then PixelShuffle(2);
+            Shi et al. 2016, :class:`SubPixelConv`).
 
     Input: ``(B, 3, h, w)`` in ``[0, 1]``, h, w >= 5, any float dtype (converted to the
     weights'). Output: ``(B, 3, factor·h, factor·w)`` in ``[0, 1]``.
@@ -85,14 +184,14 @@ class SRNet(nn.Module):
         self.factor = check_factor(factor)
         if norm not in ("batch", "instance"):
             raise ValueError(f"norm={norm!r} is not one of batch, instance")
-        if upsample not in ("transpose", "resize"):
-            raise ValueError(f"upsample={upsample!r} is not one of transpose, resize")
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"upsample={upsample!r} is not one of {', '.join(UPSAMPLES)}")
         self.norm, self.upsample = norm, upsample
         self.head = ConvNormReLU(3, CHANNELS, 9, 1, norm)
         self.res = nn.Sequential(*(ResidualBlock(CHANNELS, norm) for _ in range(BLOCKS)))
         doublings = int(math.log2(factor))
         self.up = nn.Sequential(
-            *(UpsampleConv(CHANNELS, CHANNELS, upsample, norm) for _ in range(doublings))
+            *(upsampling_layer(upsample, CHANNELS, CHANNELS, norm) for _ in range(doublings))
         )
         self.tail = ConvLayer(CHANNELS, 3, 9)
 
