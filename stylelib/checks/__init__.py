@@ -10,8 +10,9 @@ gradient, a batch treated as one image, an exception, or a call too slow to be v
 On success it prints one line, e.g.
 ``✓ gram_matrix (Gatys): correct on 4 inputs, batched, differentiable, fast``.
 
-The harness (:mod:`.harness`: running the student's function, comparing values, the drivers)
-is apart from the checks, which live by lesson: :mod:`.arithmetic` and :mod:`.network` (01),
+The harness (:mod:`.harness`: running the student's function and the drivers; :mod:`.compare`:
+comparing values and naming the mistake; :mod:`.guard`: what an answer may not call) is apart
+from the checks, which live by lesson: :mod:`.arithmetic` and :mod:`.network` (01),
 :mod:`.loss_terms` (00, 02, 04), :mod:`.gradients` (02), :mod:`.closure` and
 :mod:`.gatys_loop` (03), :mod:`.transform_net` and :mod:`.training` (04), :mod:`.beyond`
 (05). Each lists its checks in ``__all__``; this package exports them all.
@@ -20,7 +21,9 @@ Every check also runs the answer on a hard input (values beyond [0, 1], a flat p
 ties) and once on a simulated GPU (:mod:`.device`; ``meta`` where that cannot be made), refuses
 answers that change their arguments, and
 refuses answers that are, wrap or call the library's own reference code (the library is the
-reference, so using it would score without learning; see :func:`.harness.run`).
+reference, so using it would score without learning; see :func:`.harness.run`), and, in lesson
+01, answers that call torchvision's VGG, which is the answer to its VGG exercises in one line.
+At a kink (the L1 total variation where neighbours are equal) any subgradient is accepted.
 
 Test cells import a fresh copy of ``stylelib`` from disk before they check (see the
 instructor guide in the README), so what a notebook redefines or patches does not count.

@@ -21,7 +21,8 @@ from torch import Tensor, nn
 
 from stylelib import blocks, johnson
 from stylelib.checks.device import SimulatedGPU, simulated_gpu
-from stylelib.checks.harness import SEED, library_calls, raised, randn, run
+from stylelib.checks.guard import library_calls
+from stylelib.checks.harness import SEED, raised, randn, run
 from stylelib.checks.trace import NORMS, Call, Trace
 from stylelib.johnson import network as johnson_network
 
