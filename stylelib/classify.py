@@ -124,6 +124,13 @@ def _classifier_state(arch: str, weights: str | Path, seed: int) -> dict[str, to
     return read_classifier_file(weights)
 
 
+def available_weights(arch: str = "vgg16") -> str:
+    """``"imagenet"`` when torchvision's *full* file of ``arch`` (with its classifier) is in
+    the cache, else ``"random"`` — what the lessons pass, to run with or without a download."""
+    path = weights_module.cache_dir() / weights_module.official_name(arch)
+    return "imagenet" if path.is_file() else "random"
+
+
 class VGGClassifier(nn.Module):
     """VGG16 or VGG19 whole: :class:`~stylelib.vgg.VGGFeatures` to pool5, then the classifier.
 

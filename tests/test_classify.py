@@ -117,6 +117,7 @@ def test_loads_the_real_files_classifier_and_agrees_with_torchvision(offline_cac
     offline_cache.mkdir(parents=True, exist_ok=True)
     path = offline_cache / "vgg16-397923af.pth"  # torchvision's file name, found as "imagenet"
     _torchvision_layout_file(path)
+    assert classify.available_weights("vgg16") == "imagenet"
     ours = classify.VGGClassifier("vgg16", weights="imagenet")
     reference = torchvision.models.vgg16()
     reference.load_state_dict(torch.load(path, weights_only=True), strict=True)
@@ -136,6 +137,10 @@ def test_a_features_only_file_cannot_classify(tmp_path):
         classify.read_classifier_file(path)
 
 
-def test_imagenet_without_the_full_file_says_what_is_missing():
+def test_imagenet_without_the_full_file_says_what_is_missing(offline_cache):
+    assert classify.available_weights("vgg16") == "random"
+    offline_cache.mkdir(parents=True, exist_ok=True)
+    (offline_cache / "vgg16-features-397923af.pth").write_bytes(b"")  # an export: no classifier
+    assert classify.available_weights("vgg16") == "random"
     with pytest.raises(WeightsError):
         classify.VGGClassifier("vgg16", weights="imagenet")
