@@ -316,7 +316,8 @@ def total_loss(
 ) -> Tensor:
     """Weighted total loss: L = α L_content + β L_style (+ tv_weight · TV).
 
-    Gatys et al. 2016, Eq. 7 (the paper's α/β is 1e-3 or 1e-4 with its own normalisation);
+    Gatys et al. 2016, Eq. 7 (CVPR 2016 Fig. 3 uses α/β from 5e-4 to 5e-3, the 2015 preprint's
+    Fig. 2 1e-3 and 1e-4, each with the paper's own normalisation);
     the TV term is Johnson et al. 2016, Sec. 3.3.
 
     Args:
