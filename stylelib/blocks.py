@@ -40,7 +40,7 @@ UPSAMPLES: tuple[str, ...] = ("resize", "transpose")
 OUTPUTS: tuple[str, ...] = ("tanh", "pixels255")
 
 
-def _norm_layer(kind: str, channels: int) -> nn.Module:
+def norm_layer(kind: str, channels: int) -> nn.Module:
     """Instance norm with a learned scale and shift (as Ulyanov's code), or batch norm."""
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
@@ -58,9 +58,7 @@ class ConvNormReLU(nn.Sequential):
     """``ConvLayer`` followed by normalisation and a ReLU: the network's basic unit."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, norm: str) -> None:
-        super().__init__(
-            ConvLayer(c_in, c_out, kernel, stride), _norm_layer(norm, c_out), nn.ReLU()
-        )
+        super().__init__(ConvLayer(c_in, c_out, kernel, stride), norm_layer(norm, c_out), nn.ReLU())
 
 
 class ResidualBlock(nn.Module):
@@ -80,7 +78,7 @@ class ResidualBlock(nn.Module):
         self.block = nn.Sequential(
             ConvNormReLU(channels, channels, 3, 1, norm),
             ConvLayer(channels, channels, 3),
-            _norm_layer(norm, channels),
+            norm_layer(norm, channels),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -103,7 +101,7 @@ class UpsampleConv(nn.Sequential):
             up.append(ConvLayer(c_in, c_out, 3))
         else:
             up = [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1)]
-        super().__init__(*up, _norm_layer(norm, c_out), nn.ReLU())
+        super().__init__(*up, norm_layer(norm, c_out), nn.ReLU())
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -66,8 +66,8 @@ from stylelib.blocks import (
     ConvNormReLU,
     ResidualBlock,
     UpsampleConv,
-    _norm_layer,  # the one place that maps "batch"/"instance" to a layer
     count_parameters,
+    norm_layer,
 )
 from stylelib.checkpoints import CheckpointError, load_checkpoint
 from stylelib.errors import one_line
@@ -108,7 +108,7 @@ class SubPixelConv(nn.Sequential):
         conv = ConvLayer(c_in, 4 * c_out, 3)
         if icnr:
             tie_subkernels(conv[1])
-        super().__init__(conv, nn.PixelShuffle(2), _norm_layer(norm, c_out), nn.ReLU())
+        super().__init__(conv, nn.PixelShuffle(2), norm_layer(norm, c_out), nn.ReLU())
 
 
 @torch.no_grad()
