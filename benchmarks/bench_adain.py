@@ -6,9 +6,9 @@ All numbers come from one run, on random weights (speed does not depend on them)
 fp32. Every time is the FASTEST of ``--repeats`` runs after one warm-up (on a shared machine
 the least disturbed run is the best estimate of the machine's speed). Per size:
 
-1. AdaIN inference, the whole of :func:`stylelib.adain.networks.stylize`: encoder of the content and of
-   a style of the same size (VGG-19 to relu4_1, reflection padding), the AdaIN layer, the
-   decoder (3.5 M parameters);
+1. AdaIN inference, the whole of :func:`stylelib.adain.networks.stylize`: encoder of the
+   content and of a style of the same size (VGG-19 to relu4_1, reflection padding), the
+   AdaIN layer, the decoder (3.5 M parameters);
 2. the Johnson et al. transform network (``stylelib.johnson.network``, 1.7 M parameters): one
    forward pass; it knows one style only;
 3. one evaluation of a Gatys transfer: VGG-19 to relu5_1, forward and backward to the image

@@ -269,7 +269,7 @@ def total_variation(image: Tensor, kind: TVKind = "squared") -> Tensor:
     - ``"squared"``: Σ Δ_h² + Σ Δ_w², anisotropic; the β = 2 TV of Mahendran & Vedaldi,
       "Understanding Deep Image Representations by Inverting Them", CVPR 2015 (each difference
       summed wherever it exists), and what Johnson et al.'s released code uses.
-    - ``"l1"``: Σ |Δ_h| + Σ |Δ_w|, anisotropic L1 (Rudin, Osher, Fatemi 1992).
+    - ``"l1"``: Σ |Δ_h| + Σ |Δ_w|, the anisotropic L1 variation.
     - ``"isotropic"``: Σ sqrt(Δ_h² + Δ_w² + 1e-8) over the (H−1)×(W−1) grid where both
       differences exist; Mahendran & Vedaldi with β = 1. The eps (``TV_EPS``) keeps the
       gradient finite where the image is flat.

@@ -1,8 +1,9 @@
 """Checks of the loss exercises: the Gram matrix and the terms of the style transfer loss.
 
-Lesson 02's Gram matrix, content loss, layer style loss and style loss (Gatys et al. 2016,
-Eq. 1-5; lesson 05 checks its Gram with Johnson's normalisation), and lesson 00's total
-variation and total loss (Eq. 7), each against its function in :mod:`stylelib.losses`.
+Lesson 02's Gram matrix, content loss, layer style loss and style loss (Gatys et al.'s 2015
+preprint, "A Neural Algorithm of Artistic Style", Eq. 1-5; lesson 05 checks its Gram with
+Johnson's normalisation), and lesson 00's total variation and total loss (the preprint's
+Eq. 7), each against its function in :mod:`stylelib.losses`.
 """
 
 from __future__ import annotations
@@ -431,7 +432,7 @@ def _weights_by_keyword(fn, content, style, alpha, beta):
 
 def check_total_loss(fn: Callable[[Tensor, Tensor, float, float], Tensor]) -> None:
     """Check ``fn(content_loss, style_loss, alpha, beta) -> scalar`` = α·L_content + β·L_style."""
-    eq7 = "L = α·L_content + β·L_style (Gatys Eq. 7)"
+    eq7 = "L = α·L_content + β·L_style (Gatys et al. 2015, Eq. 7)"
     with contextlib.suppress(TypeError, ValueError):  # builtins may have no signature
         params = inspect.signature(fn).parameters
         if all(
