@@ -565,19 +565,3 @@ def test_pair_dataset_is_a_function_of_seed_and_sample_number(folders):
     assert torch.equal(c1, c2) and torch.equal(s1, s2) and c1.shape == (3, 32, 32)
     (c3, _), _ = make()[6]
     assert not torch.equal(c1, c3)
-
-
-def test_the_panels_sliders_give_what_stylize_gives(net):
-    from stylelib.adain_panel import AdaINPanel
-
-    content = rand(1, 3, 40, 48, seed=50)
-    styles = [rand(1, 3, 40, 40, seed=51), rand(1, 3, 48, 32, seed=52) * 0.5]
-    panel = AdaINPanel(net, content, styles, alpha=0.6, mix=0.25)
-    expected = stylize(net, content, styles, alpha=0.6, style_weights=[0.75, 0.25])
-    assert torch.allclose(panel.result(), expected, atol=1e-6)
-    panel.color.value = True  # an observer recomputes the picture
-    panel.alpha.value = 1.0
-    expected = stylize(net, content, styles, style_weights=[0.75, 0.25], preserve_color=True)
-    assert torch.allclose(panel.result(), expected, atol=1e-6)
-    assert "α 1.00, 25% of style 2, colours kept" in panel.status.value
-    assert bytes(panel.image.value).startswith(b"\x89PNG")
