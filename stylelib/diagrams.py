@@ -2,12 +2,12 @@
 
 Diagrams are ``graphviz.Digraph`` objects, which Jupyter renders inline and
 :func:`save_diagram` writes to SVG, PNG or PDF. They replace the Caffe ``draw_net.py`` of
-the VGG lab the course grew from: :func:`vgg_diagram` draws VGG by the papers' layer names
-with the shape arithmetic of :func:`stylelib.layers.layer_table`, :func:`model_diagram`
-draws any network (the lab's homework: GoogLeNet) from a ``torch.fx`` trace, and
-:func:`autograd_diagram` shows what the backward pass visits (torchviz). Shapes are written
-H x W x C of one image everywhere, as in the layer table and the VGG paper; a PyTorch batch
-of images is N x C x H x W.
+the lab "VGG and the principle of style transfer": :func:`vgg_diagram` draws VGG by the
+papers' layer names with the shape arithmetic of :func:`stylelib.layers.layer_table`,
+:func:`model_diagram` draws any network (the lab's homework: GoogLeNet) from a ``torch.fx``
+trace, and :func:`autograd_diagram` shows what the backward pass visits (torchviz). Shapes
+are written H x W x C of one image everywhere, as in the layer table and the VGG paper; a
+PyTorch batch of images is N x C x H x W.
 
 graphviz and torchviz are imported inside the functions that need them, so ``import
 stylelib.diagrams`` stays cheap and the core library never depends on them. The lessons'

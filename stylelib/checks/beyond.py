@@ -1,7 +1,7 @@
 """Checks of lesson 04's exercises: the γ term and luminance-only transfer.
 
 - :func:`check_gamma_loss`: L = α L_content(p, x) + β L_style(a, x) − γ L_style(p, x), the
-  extension proposed in the notes the course grew from (``GatysConfig.gamma``), checked against
+  extension proposed in notes on Gatys et al. (``GatysConfig.gamma``, source [Ng]), checked against
   :mod:`stylelib.losses` as :func:`stylelib.gatys.objective.evaluate` combines it.
 - :func:`check_luminance_transfer`: the stylised image's luminance with the content's colour
   (Gatys, Bethge, Hertzmann, Shechtman, "Preserving Color in Neural Artistic Style Transfer",

@@ -44,7 +44,7 @@ Sources, cited per field:
          whose content layer relu3_3 is also the one the introductory blog posts describe.
   [PT]   The official PyTorch tutorial "Neural Transfer Using PyTorch" (A. Jacq, W. Falcon;
          pytorch.org/tutorials/advanced/neural_style_tutorial.html).
-  [Ng]   The Chinese-language notes on [G16] that the course grew from, which propose
+  [Ng]   Chinese-language notes on "A Neural Algorithm of Artistic Style", which propose
          subtracting a small γ L_style(content, x).
 """
 

@@ -4,7 +4,7 @@ The whole method is one loop. Build the targets once — the content image's fea
 the style images' Gram matrices A^l — then change the pixels x to lower
 
     L(x) = alpha * L_content(p, x) + beta * L_style(a, x) + tv_weight * TV(x)
-           - gamma * L_style(p, x)          (the γ term of the notes the course grew from)
+           - gamma * L_style(p, x)          (the γ term of [Ng], gatys.config)
 
 with L-BFGS or Adam, keeping the pixels in [0, 1] after every step (a projection), so that
 the image returned is exactly the image whose loss was reported. One *step* is one optimiser
