@@ -242,10 +242,15 @@ def training_options(args: argparse.Namespace) -> dict:
     }
 
 
+def is_rank0() -> bool:
+    """True in the one process that prints and writes (always, outside torchrun)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def finish_training(result, command: str, use: str) -> int:
     """What every training command says at the end (on rank 0 only), and its exit status:
     where the checkpoint went, then how to continue it (interrupted: 130) or use it (0)."""
-    if os.environ.get("RANK", "0") == "0":
+    if is_rank0():
         print(f"wrote {result.path}: {result.message}")
         if result.stopped == "interrupted":
             print(f"continue with: {command} ... --resume {result.path}", file=sys.stderr)
@@ -337,6 +342,13 @@ def output_folder(outputs: list[Path]):
         if made and not any(folder.iterdir()):
             folder.rmdir()
         raise
+
+
+def report_each(what: str, done: int, count: int, seconds: float, *, of="", note="") -> None:
+    """The summary line after :func:`apply_each`: ``{what} in 1.23 s{of} (0.411 s per
+    image{note})``, and how many unreadable inputs were skipped."""
+    skipped = f"; {count - done} unreadable skipped" if done < count else ""
+    print(f"{what} in {seconds:.2f} s{of} ({seconds / done:.3f} s per image{note}){skipped}")
 
 
 def apply_each(

@@ -19,7 +19,6 @@ Without ``--decoder``/``--encoder``, the authors' files are used when installed
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -33,8 +32,10 @@ from stylelib.commands import (
     config_from_args,
     expand_inputs,
     finish_training,
+    is_rank0,
     output_folder,
     plan_outputs,
+    report_each,
     resumed_or,
     training_options,
 )
@@ -126,11 +127,10 @@ def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> 
         overwrite=args.overwrite,
         protected=styles,
     )
-    skipped = f"; {len(contents) - done} unreadable skipped" if done < len(contents) else ""
-    print(
-        f"stylized {done} image(s) with {len(styles)} style(s), alpha {args.alpha:g}, on "
-        f"{device} in {total:.2f} s ({total / done:.3f} s per image){skipped}"
+    what = (
+        f"stylized {done} image(s) with {len(styles)} style(s), alpha {args.alpha:g}, on {device}"
     )
+    report_each(what, done, len(contents), total)
     return 0
 
 
@@ -149,8 +149,7 @@ def cmd_train_adain(args: argparse.Namespace) -> int:
     from stylelib.adain.train import train_decoder
 
     config = adain_config(args)
-    rank0 = os.environ.get("RANK", "0") == "0"
-    if rank0:
+    if is_rank0():
         params = sum(p.numel() for p in Decoder(seed=None).parameters())
         print(
             f"AdaIN decoder: {params:,} parameters; encoder VGG-19 to relu4_1 "

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from stylelib import superres
-from stylelib.superres import quality as superres_quality
+from stylelib.superres.quality import psnr as reference
 
 from .harness import Exercise, Factor, check_exercise, randn
 
@@ -116,7 +116,7 @@ def check_psnr(fn: Callable[[Tensor, Tensor], Tensor]) -> None:
         "psnr (peak 1, dB)",
         ("estimate", "reference"),
         _images,
-        superres_quality.psnr,
+        reference,
         PSNR_CASES,
         TIMING_IMAGES,
         factors,

@@ -16,7 +16,6 @@ or, once installed (``stylelib models fetch candy``), by catalogue name.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -31,8 +30,10 @@ from stylelib.commands import (
     config_from_args,
     expand_inputs,
     finish_training,
+    is_rank0,
     output_folder,
     plan_outputs,
+    report_each,
     resumed_or,
     training_options,
 )
@@ -53,8 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stylelib.johnson.train import train
 
     config = train_config(args)
-    rank0 = os.environ.get("RANK", "0") == "0"
-    if rank0:
+    if is_rank0():
         net = TransformerNet(config.transformer_norm, config.upsample)
         print(
             f"TransformerNet: {count_parameters(net):,} parameters ({config.transformer_norm} "
@@ -146,11 +146,8 @@ def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
         device=device,
         overwrite=args.overwrite,
     )
-    skipped = f"; {len(inputs) - done} unreadable skipped" if done < len(inputs) else ""
-    print(
-        f"stylized {done} image(s) on {device} in {total:.2f} s of network time "
-        f"({total / done:.3f} s per image, {args.precision}){skipped}"
-    )
+    what = f"stylized {done} image(s) on {device}"
+    report_each(what, done, len(inputs), total, of=" of network time", note=f", {args.precision}")
     return 0
 
 

@@ -13,7 +13,6 @@ for bad input::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from stylelib.commands import (
@@ -27,8 +26,10 @@ from stylelib.commands import (
     config_from_args,
     expand_inputs,
     finish_training,
+    is_rank0,
     output_folder,
     plan_outputs,
+    report_each,
     resumed_or,
     training_options,
 )
@@ -50,8 +51,7 @@ def cmd_train_sr(args: argparse.Namespace) -> int:
     from stylelib.superres.train import train_sr
 
     config = sr_config(args)
-    rank0 = os.environ.get("RANK", "0") == "0"
-    if rank0:
+    if is_rank0():
         net = SRNet(config.factor, config.norm, config.upsample)
         lowres = config.image_size // config.factor
         loss = (
@@ -118,11 +118,8 @@ def _upscale_all(args, net, device, inputs, outputs, from_folders) -> int:
         device=device,
         overwrite=args.overwrite,
     )
-    skipped = f"; {len(inputs) - done} unreadable skipped" if done < len(inputs) else ""
-    print(
-        f"upscaled {done} image(s) x{net.factor} on {device} in {total:.2f} s of network time "
-        f"({total / done:.3f} s per image, {args.precision}){skipped}"
-    )
+    what = f"upscaled {done} image(s) x{net.factor} on {device}"
+    report_each(what, done, len(inputs), total, of=" of network time", note=f", {args.precision}")
     return 0
 
 
