@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import Tensor, nn
 
@@ -31,13 +31,13 @@ Upsample = Literal["resize", "transpose"]
 Output = Literal["tanh", "pixels255"]
 
 
-NORMS: tuple[str, ...] = ("instance", "batch")
+NORMS: tuple[str, ...] = get_args(Norm)
 
 
-UPSAMPLES: tuple[str, ...] = ("resize", "transpose")
+UPSAMPLES: tuple[str, ...] = get_args(Upsample)
 
 
-OUTPUTS: tuple[str, ...] = ("tanh", "pixels255")
+OUTPUTS: tuple[str, ...] = get_args(Output)
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:

@@ -7,7 +7,7 @@ Super-Resolution", ECCV 2016, Sec. 4.2 and the supplementary material.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from stylelib.config import MIN_SIDE, CheckpointKind, TVKind, Weights, check_fields
 from stylelib.layers import layer_index
@@ -36,7 +36,8 @@ CHANNELS = 64  # supplementary material: 64 filters in every hidden layer
 BLOCKS = 4  # supplementary material: four residual blocks
 
 
-UPSAMPLES: tuple[str, ...] = ("transpose", "resize", "subpixel")  # the paper's first
+Upsample = Literal["transpose", "resize", "subpixel"]  # the paper's first
+UPSAMPLES: tuple[str, ...] = get_args(Upsample)
 
 
 # The 9x9 convolutions reflect 4 px, and reflection needs more pixels than it pads.
@@ -79,7 +80,7 @@ class SRConfig:
     tv_kind: TVKind = "squared"  # as JohnsonConfig: squared neighbour differences
     blur_sigma: float = BLUR_SIGMA  # [J16] Sec. 4.2: Gaussian blur, σ = 1.0, then bicubic
     norm: Literal["batch", "instance"] = "batch"  # [J16] Sec. 3.1: batch normalisation
-    upsample: Literal["transpose", "resize", "subpixel"] = "transpose"  # [J16] Sec. 3.1:
+    upsample: Upsample = "transpose"  # [J16] Sec. 3.1:
     # stride 1/2; "resize" as Odena et al. 2016; "subpixel" as Shi et al. 2016 (PixelShuffle)
     image_size: int = PATCH_SIZE  # [J16] Sec. 4.2: 288 x 288 patches (high resolution)
     batch_size: int = 4  # [J16] Sec. 4.2: "a batch size of 4"
