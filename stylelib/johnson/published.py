@@ -108,7 +108,9 @@ def state_from_initializers(initializers: dict[str, Tensor], source: str) -> tup
             f"it has {len(initializers)} initializers)"
         )
     num_styles = int(first.shape[0])
-    expected = {k: tuple(v.shape) for k, v in MultiStyleNet(num_styles, LAYOUT).state_dict().items()}
+    expected = {
+        k: tuple(v.shape) for k, v in MultiStyleNet(num_styles, LAYOUT).state_dict().items()
+    }
     state = {
         (name[: -len(".w")] + ".conv.weight" if name.endswith(".w") else name): value
         for name, value in initializers.items()
