@@ -204,7 +204,7 @@ def test_bad_inputs_exit_2_with_one_line_and_write_nothing(
         (("stylize", broken, photo, "--style", "1", "-o", out), "do not fit MultiStyleNet(4"),
         (("styles", single, photo, "-o", sheet), "a contact sheet needs a multi-style one"),
         (("styles", three, photo, "-o", sheet, "--columns", "0"), "at least 1 column"),
-        (("styles", three, tmp_path / "no.png", "-o", sheet), "not found"),
+        (("styles", three, tmp_path / "no.png", "-o", sheet), "neither a file nor a built-in name"),
         (("styles", "candy", photo, "-o", sheet), "candy"),
         (("train", "mosaic", "--styles", "a", "b", "--data", photos, "-o", model), "not both"),
         (("train", "--data", photos, "-o", model), "or several as --styles A B C"),

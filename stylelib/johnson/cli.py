@@ -292,7 +292,13 @@ def cmd_styles(args: argparse.Namespace) -> int:
     target = check_output_path(args.output, inputs=protected, overwrite=args.overwrite)
     if args.columns is not None and args.columns < 1:
         raise ValueError(f"--columns {args.columns}: a sheet needs at least 1 column")
-    image = load_image(args.photo, size=args.size)
+    # a file, or a built-in photo's name (chelsea, astronaut ...), as `stylelib transfer` takes
+    if Path(args.photo).expanduser().exists():
+        image = load_image(args.photo, size=args.size)
+    else:
+        from stylelib.data import resolve_image
+
+        image = resolve_image(args.photo, size=args.size)
     device = pick_device(args.device)
     net = load_network(model, device)
     if not isinstance(net, MultiStyleNet):
@@ -369,7 +375,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument(
         "model", help="a checkpoint of `stylelib train --styles`, an ONNX file, or multistyle26"
     )
-    c.add_argument("photo", help="the photo to stylise")
+    c.add_argument(
+        "photo",
+        help="the photo to stylise: a file or a built-in name (chelsea, astronaut, coffee, rocket)",
+    )
     add_output(c, "the sheet: an image file (.png, .jpg ...)")
     c.add_argument(
         "--size", type=int, default=256, help="each tile's long side in px (default 256)"
