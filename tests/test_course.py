@@ -120,8 +120,10 @@ def classroom(tmp_path):
     shutil.copytree(course.instructor_dir(), root, ignore=course._working_folders)
     exchange = tmp_path / "exchange"
     exchange.mkdir()
+    # 20 s a cell: the slowest cell takes ~1 s on a quiet 2-core CPU and was seen at 3-5 s
+    # on one shared with other work; the planted infinite loop is still stopped quickly
     with open(root / "nbgrader_config.py", "a", encoding="utf-8") as f:
-        f.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.ExecutePreprocessor.timeout = 5\n")
+        f.write(f"\nc.Exchange.root = {str(exchange)!r}\nc.ExecutePreprocessor.timeout = 20\n")
     course.nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=root)
     course.nbgrader("release_assignment", ASSIGNMENT, "--force", cwd=root)
     return root, exchange

@@ -1,5 +1,7 @@
-"""``stylelib transfer`` and ``stylelib demo``: Gatys et al.'s image optimisation, run from
-the command line."""
+"""``stylelib transfer``: Gatys et al.'s image optimisation, run from the command line.
+
+``stylelib demo`` (:mod:`stylelib.demo`) runs the same loop on built-in images through
+:func:`run_transfer`."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 import typing
 from pathlib import Path
 
@@ -33,45 +34,6 @@ INIT_CHOICES = typing.get_args(typing.get_type_hints(GatysConfig)["init"])
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     return run_transfer(args, transfer_config(args), args.content, args.styles)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from stylelib import weights
-
-    source = args.weights or weights.best_available("vgg19")
-    if source == "random":
-        print(
-            "stylelib: no pretrained VGG19 in the cache, so the demo runs on seeded random "
-            "weights: expect a haze of the style's colours, not a painting "
-            "(`stylelib weights status` says how to get them)",
-            file=sys.stderr,
-        )
-    # The paper's preset from the content image, at alpha/beta = 1e-4 (the 2015 preprint's
-    # Fig. 2 E-F, 1e-3 its other ratio; CVPR 2016 Fig. 3 uses 1e-3 ... 5e-4): within ~100
-    # CPU steps the style shows.
-    config = replace(
-        preset("gatys2016"),
-        weights=source,
-        init="content",
-        style_weight=1e4,
-        size=args.size,
-        steps=args.steps,
-        device=args.device,
-        seed=args.seed,
-    )
-    args.output = args.output or _fresh_name(Path.cwd() / "stylelib-demo.png")
-    args.style_blend, args.start, args.save_every, args.log = None, None, 0, None
-    print(
-        f"demo: content '{DEMO_CONTENT}' (scikit-image), style '{DEMO_STYLE}' (made by "
-        f"stylelib.data), {config.size} px, {config.steps} L-BFGS steps",
-        file=sys.stderr,
-    )
-    return run_transfer(args, config, DEMO_CONTENT, [DEMO_STYLE])
-
-
-DEMO_CONTENT, DEMO_STYLE = "chelsea", "mosaic"
 
 
 def run_transfer(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
@@ -144,15 +106,6 @@ def _image_arg(spec: str):
     from stylelib.data import resolve_image
 
     return spec if Path(spec).exists() else resolve_image(spec)
-
-
-def _fresh_name(path: Path) -> Path:
-    """``path``, or ``name-1.png``, ``name-2.png`` ... : the demo never overwrites a file."""
-    n, candidate = 0, path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
 
 
 @contextlib.contextmanager
@@ -241,7 +194,7 @@ PRESET_HELP = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``transfer`` and ``demo`` to the ``stylelib`` command."""
+    """Add ``transfer`` to the ``stylelib`` command."""
     p = sub.add_parser(
         "transfer",
         help="Gatys style transfer: optimise an image",
@@ -253,16 +206,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p, "output image (.png, .jpg, ...)")
     add_transfer_arguments(p)
     p.set_defaults(func=cmd_transfer)
-
-    p = sub.add_parser("demo", help="the main job on built-in images, about a minute on a CPU")
-    add_output(p, "output image (default: ./stylelib-demo.png, never overwritten)", required=False)
-    p.add_argument("--size", type=int, default=256, help="long side in pixels (default 256)")
-    p.add_argument("--steps", type=int, default=100, help="L-BFGS steps (default 100)")
-    p.add_argument(
-        "--weights", metavar="imagenet|random|PATH", help="default: imagenet if cached, else random"
-    )
-    add_device(p)
-    p.add_argument("--seed", type=int, default=0)
-    add_overwrite(p, "replace -o OUT if it exists")
-    add_quiet(p)
-    p.set_defaults(func=cmd_demo)
