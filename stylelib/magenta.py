@@ -3,8 +3,8 @@
 Ghiasi, Lee, Kudlur, Dumoulin and Shlens ("Exploring the structure of a real-time, arbitrary
 neural artistic stylization network", BMVC 2017; arXiv 1705.06830) build on "conditional
 instance normalization for multi-style transfer networks by learning to predict the
-conditional instance normalization parameters directly from a style image" (the abstract, as
-copied by third parties; not in the course's PAPERS.md, so unverified here). The two files
+conditional instance normalization parameters directly from a style image" (the paper's
+abstract; nothing else of the paper is claimed here). The two files
 show that split: a *prediction* network (MobileNetV2 layers) turns a painting into 100
 numbers, and a *transfer* network whose normalisations ("StyleNorm") take their scales and
 shifts from them. This module does not rebuild either network: it runs the two int8 files
