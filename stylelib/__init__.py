@@ -18,7 +18,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     config
     images
     data, color, videoio, flow
-    weights
+    weights, videorun
     netnorm
     vgg
     losses, checkpoints, blocks, trainset, classify
@@ -32,7 +32,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     export
     gatys: cli | johnson: cli | superres: cli | adain: cli
     figures, diagrams
-    demo
+    demo, video
     env
     widgets, adain_panel, multistyle_panel, checks, course
     cli

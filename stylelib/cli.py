@@ -27,7 +27,8 @@ EXIT_CODES = {
     "your input (--debug shows its traceback)",
     2: "bad input or usage: a file, flag or value was refused, before the work wherever it "
     "can be checked; no existing file was written over",
-    130: "interrupted (Ctrl-C); a transfer still writes its best image so far",
+    130: "interrupted (Ctrl-C); a transfer still writes its best image so far; a video keeps "
+    "its finished frames (run it again to continue)",
 }
 
 
@@ -263,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     from stylelib import demo
 
     demo.register(sub)  # demo: a trained network's painting, then Gatys' loop
+
+    from stylelib import video
+
+    video.register(sub)  # video: frames, blend along the optical flow, Ruder et al. 2016
 
     c = sub.add_parser("course", help="instructors: build the student versions with nbgrader")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,4 +1,5 @@
-"""Style-transfer losses as pure functions: Gram matrix, content, style, total variation.
+"""Style-transfer losses as pure functions: Gram matrix, content, style, total variation,
+and the temporal loss of video style transfer.
 
 Notation (Gatys et al. 2016, Sec. 2): a layer's features are a tensor ``(B, C, H, W)``;
 N = C is the number of filters, M = H·W the number of positions, and F is the ``(B, N, M)``
@@ -303,6 +304,47 @@ def total_variation(image: Tensor, kind: TVKind = "squared") -> Tensor:
         grid = d_h[:, :, :, :-1].pow(2) + d_w[:, :, :-1, :].pow(2)
         per_image = (grid + TV_EPS).sqrt().flatten(1).sum(1)
     return per_image.mean()
+
+
+def temporal_loss(x: Tensor, warped: Tensor, mask: Tensor) -> Tensor:
+    """Short-term temporal loss of video style transfer: L = 1/D Σ_k c_k (x_k − ω_k)².
+
+    Ruder, Dosovitskiy, Brox, "Artistic style transfer for videos", arXiv 1604.08610, 2016,
+    Sec. 3.1: x is the frame being generated, ω the previous stylised frame warped onto it
+    along the optical flow, c the per-pixel weight (1 where the flow is reliable, 0 in
+    disoccluded regions and on motion boundaries: :func:`stylelib.flow.consistency_mask`),
+    D = C·H·W the number of values. The authors' code computes exactly this (an
+    ``nn.MSECriterion`` on √c·x against √c·ω, which divides by every element, masked or
+    not) on images in Caffe's units (×256), so its weight 1e3 is 1e3 · 256² on the [0, 1]
+    images of this library.
+
+    Args:
+        x: ``(B, C, H, W)`` the image being generated.
+        warped: ``(B, C, H, W)`` or ``(1, C, H, W)``: the previous output, warped.
+        mask: ``(B or 1, 1 or C, H, W)`` weights c in [0, 1].
+
+    Returns:
+        Scalar: the per-image loss, averaged over the batch.
+
+    Example:
+        >>> x, w = torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)
+        >>> half = torch.tensor([[1.0, 1.0], [0.0, 0.0]]).view(1, 1, 2, 2)
+        >>> temporal_loss(x, w, half)  # 6 of 12 values count, each 1², divided by all 12
+        tensor(0.5000)
+    """
+    _check_4d(x, "x")
+    _check_4d(warped, "warped")
+    _check_4d(mask, "mask")
+    b, c, h, w = x.shape
+    for name, t, channels in (("warped", warped, (c,)), ("mask", mask, (1, c))):
+        if t.shape[0] not in (1, b) or t.shape[1] not in channels or t.shape[2:] != (h, w):
+            raise ValueError(
+                f"{name} must have shape (1 or {b}, {' or '.join(map(str, channels))}, {h}, "
+                f"{w}) to go with x of shape {tuple(x.shape)}, got {tuple(t.shape)}; compute "
+                "it at the frame's size"
+            )
+    per_image = (mask * (x - warped).pow(2)).flatten(1).sum(1)
+    return (per_image / (c * h * w)).mean()
 
 
 def total_loss(

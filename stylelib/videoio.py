@@ -1,4 +1,4 @@
-"""Video in, video out, one frame at a time, and runs that survive being killed.
+"""Video in, video out, one frame at a time.
 
 Frames are stylelib images (float32 ``(1, 3, H, W)`` RGB in ``[0, 1]``), decoded and encoded
 with PyAV (FFmpeg's libraries, in its wheel). Nothing holds more than a few frames: a
@@ -8,27 +8,18 @@ ten-minute 1080p clip streams through in constant memory.
 - :class:`VideoWriter` encodes frames (H.264 by libx264, or MPEG-4 Part 2 where FFmpeg lacks
   it), copies the audio of a source through unchanged, and publishes the file atomically
   under :mod:`stylelib.files`' rules (an existing file only with ``overwrite``, an input
-  never). Encoding is deterministic (fixed CRF, one thread): same frames, same bytes.
-- :class:`FrameStore` makes a long run resumable: each finished frame is kept as a lossless
-  PNG in a work folder beside the output (``OUT.frames/``), written atomically, and the
-  video is always encoded from the stored frames, so a run killed and started again writes
-  a file byte-identical to an uninterrupted one. The cost is disk, until the video is
-  written: 2-5 MB per 1080p frame, 4-9 GB per minute at 30 fps.
+  never). Encoding is deterministic (fixed CRF, one thread, no macroblock tree): same
+  frames, same bytes.
 
-A run, by hand or by :func:`map_video`::
-
-    store = FrameStore(work_folder("out.mp4"), "in.mp4")
-    for index, frame in store.pending():  # decodes in.mp4, skipping finished frames
-        store.save(index, stylise(frame))
-    encode(store, "out.mp4", audio_from="in.mp4")
-    store.remove()
+Runs that survive being killed (frames kept in a work folder, the video encoded from them)
+are :mod:`stylelib.videorun`'s.
 
 Decisions: a variable frame rate is refused, not resampled (flow and warping assume one
 frame per tick; ``ffmpeg -i in.mp4 -r 30 cfr.mp4`` converts); odd sides are refused, not
 padded (yuv420p halves the chroma, and a silent size change would break "size in = size
-out"; :func:`even_size` gives the size to use). Colour is encoded with the BT.709 matrix in
-limited range and tagged so; decoding honours a file's tag. Rotation metadata and
-non-square pixels are ignored.
+out"; :func:`check_even` says so and :func:`even_size` gives the size to use). Colour is
+encoded with the BT.709 matrix in limited range and tagged so; decoding honours a file's
+tag. Rotation metadata and non-square pixels are ignored.
 
 Example:
     >>> import torch
@@ -43,11 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
-import re
-import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -55,10 +43,9 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from PIL import Image
 
 from stylelib.errors import StylelibError, one_line
-from stylelib.files import atomic_path, atomic_write, check_target
+from stylelib.files import atomic_path, check_target
 from stylelib.images import check_image
 
 # 4096 x 2160 (DCI 4K). Such a frame is 106 MB as a float32 tensor and 2.3 GB as VGG's first
@@ -69,11 +56,15 @@ MAX_PIXELS = 4096 * 2160
 VFR_PROBE_FRAMES = 120
 CRF = 18  # x264's constant rate factor (0-51, lower is better): 18 is near transparent
 PRESET = "medium"  # x264's default speed/size trade-off
+# x264's macroblock-tree rate control gave other bytes for the same frames after other work
+# in the process (measured, PyAV 18.1's x264 core 165: 11 different files from 20 encodes of
+# one grainy 64 x 96 clip, 3 from 15 of a 256 x 320 pan; with it off, every encode the same).
+# Off, files are larger at the same CRF and error (+50 % on that pan, +30 % on a stylised
+# clip); a resumed run needs the same bytes.
+X264_PARAMS = "mbtree=0"
 MPEG4_QSCALE = 2  # the fallback codec's fixed quantiser (1 best, 31 worst)
-PNG_LEVEL = 1  # zlib level of stored frames: at 1080p up to 4x faster than 6, <= 20% larger
 OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that hold H.264 and AAC alike
 _REORDER = 16  # H.264's deepest B-frame reordering: packets arrive up to 16 frames early
-_FRAME_NAME = re.compile(r"frame_(\d+)\.png")
 
 
 class VideoError(StylelibError, ValueError):
@@ -188,11 +179,14 @@ def read_frames(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> Ite
             ``max_pixels``, before the first frame is decoded.
     """
     check_readable(probe(path), max_pixels)
-    return (_to_image(array) for array in _decode(path))
+    return (array_to_image(array) for array in decode_arrays(path))
 
 
-def _decode(path: str | os.PathLike, skip: Callable[[int], bool] = lambda i: False):
-    """Yield each frame as an (H, W, 3) uint8 array, or None where ``skip(index)``."""
+def decode_arrays(
+    path: str | os.PathLike, skip: Callable[[int], bool] = lambda i: False
+) -> Iterator[np.ndarray | None]:
+    """Yield each frame as an (H, W, 3) uint8 array, or None where ``skip(index)`` (decoded,
+    since decoding from the start is exact and seeking is not, but not converted)."""
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads: faster, and the same pixels
@@ -202,12 +196,12 @@ def _decode(path: str | os.PathLike, skip: Callable[[int], bool] = lambda i: Fal
 
 # Conversions in numpy, one thread: torch's thread pool costs more than it saves on one
 # frame, and on a busy machine up to 30 times more (measured: 50 s against 1.7 s).
-def _to_image(array: np.ndarray) -> torch.Tensor:
+def array_to_image(array: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> float32 (1, 3, H, W) in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)[None], np.float32) / 255)
 
 
-def _to_array(image: torch.Tensor) -> np.ndarray:
+def image_to_array(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) float -> (H, W, 3) uint8, clamped to [0, 1] and rounded; NaN/Inf refused."""
     values = image.detach().to("cpu", torch.float32).numpy()
     if not np.isfinite(values).all():
@@ -226,6 +220,23 @@ def even_size(height: int, width: int) -> tuple[int, int]:
     return height - height % 2, width - width % 2
 
 
+def check_even(height: int, width: int, what: str = "frames") -> None:
+    """Refuse odd sides (yuv420p needs even ones) in one VideoError line with the size to use.
+
+    >>> check_even(96, 128)
+    >>> check_even(97, 128)
+    Traceback (most recent call last):
+    ...
+    stylelib.videoio.VideoError: frames are 97x128 px; ... crop them to 96x128 (...)
+    """
+    if height % 2 or width % 2:
+        h, w = even_size(height, width)
+        raise VideoError(
+            f"{what} are {height}x{width} px; yuv420p video needs even sides: resize or "
+            f"crop them to {h}x{w} (stylelib.videoio.even_size)"
+        )
+
+
 def _codec(name: str) -> str:
     """Resolve "auto" to libx264 (mpeg4 without it) and check that ``name`` encodes video."""
     if name == "auto":
@@ -240,6 +251,30 @@ def _codec(name: str) -> str:
     if kind != "video":
         raise VideoError(f"codec {name!r} is a {kind} codec; give a video codec such as libx264")
     return name
+
+
+def check_video_target(
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Check, before any work, that a video can be written at ``path``; return it resolved.
+
+    :func:`stylelib.files.check_target`'s rules (an existing file only with ``overwrite``, an
+    input never), and a suffix from :data:`OUTPUT_SUFFIXES`.
+
+    Raises:
+        OutputError: see :func:`~stylelib.files.check_target` (one line).
+        VideoError: another suffix (one line).
+    """
+    target = check_target(path, inputs=inputs, overwrite=overwrite, kind="video")
+    if target.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise VideoError(
+            f"cannot write a video named '{target.name}'; end it in one of "
+            f"{', '.join(OUTPUT_SUFFIXES)}"
+        )
+    return target
 
 
 class VideoWriter:
@@ -275,12 +310,7 @@ class VideoWriter:
         inputs: Iterable[str | os.PathLike] = (),
     ) -> None:
         sources = [*inputs, *([audio_from] if audio_from is not None else [])]
-        self.path = check_target(path, inputs=sources, overwrite=overwrite, kind="video")
-        if self.path.suffix.lower() not in OUTPUT_SUFFIXES:
-            raise VideoError(
-                f"cannot write a video named '{self.path.name}'; end it in one of "
-                f"{', '.join(OUTPUT_SUFFIXES)}"
-            )
+        self.path = check_video_target(path, inputs=sources, overwrite=overwrite)
         self.fps = Fraction(fps).limit_denominator(1_000_000)
         if self.fps <= 0:
             raise VideoError(f"fps must be positive, got {fps}")
@@ -315,7 +345,7 @@ class VideoWriter:
         """Encode one image ``(1, 3, H, W)``, or each image of a batch ``(B, 3, H, W)``."""
         check_image(image, "frame", check_finite=False, min_side=2, min_side_why="yuv420p")
         for one in image:
-            array = _to_array(one)
+            array = image_to_array(one)
             if self._video is None:
                 self._video = self._start(*array.shape[:2])
             elif array.shape[:2] != (self._video.height, self._video.width):
@@ -324,19 +354,16 @@ class VideoWriter:
                     f"video is {self._video.height}x{self._video.width}; resize it first"
                 )
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709")
+            # one thread, as the encoder: the bytes must depend on the frames alone (swscale's
+            # auto threads are no faster here: 4.8 ms per 1080p frame either way)
+            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", threads=1)
             frame.pts = self.frames
             self._mux(self._video.encode(frame))
             self.frames += 1
 
     def _start(self, height: int, width: int):
         """Add the video stream, sized after the first frame."""
-        if height % 2 or width % 2:
-            h, w = even_size(height, width)
-            raise VideoError(
-                f"frames are {height}x{width} px; yuv420p video needs even sides: resize or "
-                f"crop them to {h}x{w} (stylelib.videoio.even_size)"
-            )
+        check_even(height, width)
         stream = self._out.add_stream(self.codec, rate=self.fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         context = stream.codec_context
@@ -344,7 +371,7 @@ class VideoWriter:
         context.colorspace = context.color_primaries = context.color_trc = 1  # BT.709
         context.color_range = 1  # limited ("MPEG") range, what players expect
         if self.codec == "libx264":
-            stream.options = {"crf": str(self.crf), "preset": PRESET}
+            stream.options = {"crf": str(self.crf), "preset": PRESET, "x264-params": X264_PARAMS}
         else:
             context.qscale = True  # a fixed quantiser, no rate control
             context.global_quality = MPEG4_QSCALE * 118  # FFmpeg's FF_QP2LAMBDA
@@ -405,161 +432,3 @@ def write_video(
         for frame in frames:
             writer.write(frame)
     return writer.path
-
-
-def work_folder(output: str | os.PathLike) -> Path:
-    """Where a run writing ``output`` keeps its finished frames: ``OUTPUT.frames`` beside it."""
-    output = Path(output)
-    return output.with_name(output.name + ".frames")
-
-
-class FrameStore:
-    """The finished frames of one run, numbered lossless PNGs in a work folder.
-
-    The folder holds ``frame_000000.png``, ``frame_000001.png``, ... (each written
-    atomically: a frame is there whole or not at all) and ``manifest.json``, which records
-    the source (name, bytes, frame count, size, rate) and the caller's ``settings``. A folder
-    made for another source or other settings is refused: a resumed run never mixes frames
-    of two runs.
-
-    Args:
-        folder: the work folder, created if missing (:func:`work_folder` names one).
-        source: the video being processed.
-        settings: whatever else decides the frames (style, method, sizes), as JSON values.
-        max_pixels: the frame-size limit (:data:`MAX_PIXELS`).
-
-    Raises:
-        VideoError: the source cannot be read (see :func:`read_frames`), or ``folder`` was
-            made for another source or other settings (one line).
-    """
-
-    def __init__(
-        self,
-        folder: str | os.PathLike,
-        source: str | os.PathLike,
-        settings: Mapping[str, object] | None = None,
-        *,
-        max_pixels: int = MAX_PIXELS,
-    ) -> None:
-        self.folder, self.source, self.info = Path(folder), Path(source), probe(source)
-        check_readable(self.info, max_pixels)
-        identity = {
-            "source": self.source.name,
-            "bytes": self.source.stat().st_size,
-            "frames": self.info.frames,
-            "size": [self.info.height, self.info.width],
-            "fps": str(self.info.fps),
-            "settings": json.loads(json.dumps(dict(settings or {}))),
-        }
-        self.folder.mkdir(exist_ok=True)
-        stored = self._manifest().get("identity")
-        if stored is None:
-            self._write_manifest({"identity": identity, "complete": None})
-        elif stored != identity:
-            changed = ", ".join(k for k in identity if stored.get(k) != identity[k])
-            raise VideoError(
-                f"work folder '{self.folder}' holds frames of another run (its {changed} "
-                "differ); remove it (rm -r) to start again, or give another output"
-            )
-
-    def _manifest(self) -> dict:
-        path = self.folder / "manifest.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-    def _write_manifest(self, data: dict) -> None:
-        path = self.folder / "manifest.json"
-        with atomic_write(path, "w", encoding="utf-8", overwrite=True) as f:
-            json.dump(data, f, indent=1)
-
-    def path(self, index: int) -> Path:
-        """The file of frame ``index``."""
-        return self.folder / f"frame_{index:06d}.png"
-
-    def finished(self) -> set[int]:
-        """The indices of the frames stored so far."""
-        names = (_FRAME_NAME.fullmatch(n) for n in os.listdir(self.folder))
-        return {int(m.group(1)) for m in names if m}
-
-    def pending(self) -> Iterator[tuple[int, torch.Tensor]]:
-        """Yield ``(index, frame)`` for each source frame not stored yet, in order.
-
-        Stored frames are decoded but not converted (decoding from the start is exact;
-        seeking is not). Once the source is exhausted the store records its frame count.
-        """
-        count = 0
-        for count, array in enumerate(_decode(self.source, self.finished().__contains__), 1):
-            if array is not None:
-                yield count - 1, _to_image(array)
-        self._write_manifest({**self._manifest(), "complete": count})
-
-    def save(self, index: int, image: torch.Tensor) -> Path:
-        """Store frame ``index`` (one image, clamped to [0, 1] and rounded to 8 bits)."""
-        check_image(image, "frame", allow_batch=False, check_finite=False, min_side=2)
-        pil = Image.fromarray(_to_array(image[0]))
-        with atomic_write(self.path(index)) as f:
-            pil.save(f, format="PNG", compress_level=PNG_LEVEL)
-        return self.path(index)
-
-    def load(self, index: int) -> torch.Tensor:
-        """Frame ``index`` as a float32 ``(1, 3, H, W)`` image."""
-        with Image.open(self.path(index)) as pil:
-            return _to_image(np.asarray(pil.convert("RGB")))
-
-    def frames(self) -> Iterator[torch.Tensor]:
-        """Every frame, in order, once the store is complete.
-
-        Raises:
-            VideoError: the source was not read to its end, or frames are missing.
-        """
-        total = self._manifest().get("complete")
-        missing = sorted(set(range(total or 0)) - self.finished())
-        if total is None or missing:
-            what = (
-                "the source was not read to its end"
-                if total is None
-                else (f"{len(missing)} of {total} frames are missing, the first is {missing[0]}")
-            )
-            raise VideoError(f"work folder '{self.folder}' is unfinished: {what}; run again")
-        return (self.load(index) for index in range(total))
-
-    def remove(self) -> None:
-        """Delete the work folder and everything in it."""
-        shutil.rmtree(self.folder)
-
-
-def encode(store: FrameStore, output: str | os.PathLike, **options) -> Path:
-    """Encode a complete store into ``output`` at its source's frame rate; return the path.
-
-    ``options`` as for :class:`VideoWriter` (``audio_from``, ``overwrite``, ``codec``,
-    ``crf``); the source is always among the protected inputs.
-    """
-    inputs = [store.source, *options.pop("inputs", ())]
-    return write_video(store.frames(), output, store.info.fps, inputs=inputs, **options)
-
-
-def map_video(
-    source: str | os.PathLike,
-    output: str | os.PathLike,
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    *,
-    overwrite: bool = False,
-    settings: Mapping[str, object] | None = None,
-    keep_frames: bool = False,
-) -> Path:
-    """Apply ``fn`` to every frame of ``source`` and write ``output`` with its audio, resumably.
-
-    Frames wait in ``work_folder(output)`` until the video is written (and stay with
-    ``keep_frames``); running again after a crash continues where the last run stopped.
-
-    Example:
-        >>> map_video("in.mp4", "dark.mp4", lambda frame: frame * 0.8)  # doctest: +SKIP
-        PosixPath('/home/me/dark.mp4')
-    """
-    target = check_target(output, inputs=[source], overwrite=overwrite, kind="video")
-    store = FrameStore(work_folder(target), source, settings)
-    for index, frame in store.pending():
-        store.save(index, fn(frame))
-    path = encode(store, target, audio_from=source, overwrite=overwrite)
-    if not keep_frames:
-        store.remove()
-    return path

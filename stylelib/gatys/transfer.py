@@ -51,6 +51,9 @@ from stylelib.vgg import VGGFeatures, layer_index
 
 # callback(step, image, record) after every step; True stops the run.
 TransferCallback = Callable[[int, Tensor, dict], "bool | None"]
+# extra_loss(x) -> a scalar the caller adds to the loss, weighted by the caller, x the image
+# being optimised at the current scale, in [0, 1]
+ExtraLoss = Callable[[Tensor], Tensor]
 
 
 # L-BFGS is scored at the clamped image while its iterate may leave [0, 1] (see in_range);
@@ -138,6 +141,7 @@ def transfer(
     overwrite: bool = False,
     progress: bool = True,
     net: VGGFeatures | None = None,
+    extra_loss: ExtraLoss | None = None,
 ) -> Result:
     """Gatys style transfer of ``content`` in the style of ``style`` (one image or a list).
 
@@ -157,6 +161,10 @@ def transfer(
             without it).
         progress: show a tqdm progress bar.
         net: a :class:`VGGFeatures` to reuse (built from the config when None).
+        extra_loss: ``extra_loss(x) -> scalar`` added to the loss as it is (weighted by the
+            caller), ``x`` the image being optimised, at each scale's size; recorded as
+            ``extra_total``. Video style transfer adds its temporal loss this way. The loss
+            scale (:func:`~stylelib.gatys.objective.gradient_scale`) is set without it.
 
     Returns:
         A :class:`Result`; ``result.image`` is ``(1, 3, H, W)`` with long side ``config.size``.
@@ -195,6 +203,7 @@ def transfer(
         save_path=save_path,
         overwrite=overwrite,
         inputs=_paths(content, *styles, init),
+        extra_loss=extra_loss,
     )
     steps = level_steps(config)
     run.bar = _progress(sum(steps), progress)
@@ -246,6 +255,7 @@ class _Run:
     save_path: str | Path | None
     overwrite: bool
     inputs: list
+    extra_loss: ExtraLoss | None = None
     bar: object = None
     start: float = field(default_factory=time.perf_counter)
 
@@ -258,7 +268,7 @@ class _Run:
 
         def closure() -> Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss, parts = evaluate(net, in_range(x), targets, config)
+            loss, parts = self.evaluate(in_range(x), targets)
             drift = x.detach().abs().amax()  # how far the iterate has left the image range
             *values, drift = torch.stack(
                 [loss.detach(), *(v.detach() for v in parts.values()), drift]
@@ -295,7 +305,7 @@ class _Run:
                 if self._after_step(x, record):
                     break
             with torch.no_grad():
-                final_loss = evaluate(net, in_range(x.detach()), targets, config)[0].item()
+                final_loss = self.evaluate(in_range(x.detach()), targets)[0].item()
             result.evaluations += 1
             if final_loss < best_loss:
                 best, best_loss = x.detach().clone(), final_loss
@@ -307,6 +317,14 @@ class _Run:
         result.image = best
         result.loss = best_loss if math.isfinite(best_loss) else None
         return best
+
+    def evaluate(self, x: Tensor, targets: Targets) -> tuple[Tensor, dict[str, Tensor]]:
+        """:func:`~stylelib.gatys.objective.evaluate`, plus the caller's ``extra_loss``."""
+        loss, parts = evaluate(self.net, x, targets, self.config)
+        if self.extra_loss is not None:
+            parts["extra_total"] = self.extra_loss(x)
+            loss = loss + parts["extra_total"]
+        return loss, parts
 
     def _after_step(self, x: Tensor, record: dict) -> bool:
         """Progress bar, intermediate saves and the callback; True if the callback says stop."""
