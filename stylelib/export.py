@@ -212,11 +212,10 @@ def _capture(net: nn.Module, graph: Graph):
     """torch's ONNX program of ``net`` traced on ``graph.example``, sizes left symbolic."""
     example = sample_inputs(net, graph, graph.example, seed=0)
     shapes = tuple(_AXES if x.dim() == 4 else None for x in example)
-    module = _MultiStyleGraph(net).eval() if isinstance(net, MultiStyleNet) else net
     try:
         with torch.no_grad():
             program = torch.onnx.export(
-                module,
+                net,
                 example,
                 dynamo=True,
                 opset_version=OPSET,
@@ -234,28 +233,6 @@ def _capture(net: nn.Module, graph: Graph):
     if graph.same_size:
         program.model.graph.outputs[0].shape = copy.copy(program.model.graph.inputs[0].shape)
     return program
-
-
-class _MultiStyleGraph(nn.Module):
-    """MultiStyleNet.forward without the value checks of its style weights, for the graph.
-
-    ``check_style_weights`` refuses NaN, negative or all-zero weights by reading their values,
-    which a graph cannot do (``torch.export`` stops at the first such ``if``); this runs the
-    same units on weights taken as given. :func:`check_against_pytorch` holds the file to the
-    real ``forward``. Once ``check_style_weights`` returns the weights unread when
-    ``torch.compiler.is_exporting()``, the network exports as it is and this can go.
-    """
-
-    def __init__(self, net: MultiStyleNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, image: Tensor, style_weights: Tensor) -> Tensor:
-        h, w = image.shape[-2:]
-        x = image
-        for unit in (*self.net.contract, *self.net.res, *self.net.expand):
-            x = unit(x, style_weights)
-        return torch.sigmoid(x[..., :h, :w])
 
 
 def sample_inputs(

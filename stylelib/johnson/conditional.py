@@ -225,14 +225,22 @@ class MultiStyleNet(nn.Module):
 # its arithmetic); no upsampled tensor is made; no convolution has 3 or 4 output channels.
 
 
+def _recording() -> bool:
+    """A tracer, compiler or exporter is recording a graph (which cannot read values)."""
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)  # torch >= 2.6
+    return bool(
+        torch.jit.is_tracing()
+        or torch.onnx.is_in_onnx_export()
+        or torch.compiler.is_compiling()
+        or exporting()
+    )
+
+
 def _fast_path(x: Tensor) -> bool:
     """No autograd, a plain 4-d CPU float tensor, no tracer (an export records the plain path)."""
     if torch.is_grad_enabled() or type(x) is not Tensor or x.dim() != 4 or x.device.type != "cpu":
         return False
-    tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    exporting = getattr(torch.compiler, "is_exporting", lambda: False)  # torch >= 2.6
-    compiling = torch.compiler.is_compiling() or exporting()
-    return x.dtype in (torch.float32, torch.float64) and not (tracing or compiling)
+    return x.dtype in (torch.float32, torch.float64) and not _recording()
 
 
 def _stats(y: Tensor, phases: int = 1) -> tuple[Tensor, Tensor]:
@@ -358,7 +366,8 @@ def check_index(index: object, num_styles: int) -> int:
 
 def check_style_weights(weights: object, num_styles: int, *, batch: int | None = None) -> Tensor:
     """The weights as a float tensor ``(N,)`` or ``(B, N)``; refused in one line when they
-    have the wrong length, are not finite, negative, or all zero (for some image)."""
+    have the wrong length, are not finite, negative, or all zero (for some image). While a
+    graph is recorded (an ONNX export) only the shape is checked: the values are not known."""
     if not isinstance(weights, Tensor):
         raise StyleWeightsError(
             f"style weights must be a tensor of {num_styles} values (see one_hot, "
@@ -376,6 +385,8 @@ def check_style_weights(weights: object, num_styles: int, *, batch: int | None =
         )
     if not weights.is_floating_point():
         weights = weights.float()
+    if _recording():  # a graph cannot branch on values: its runtime's inputs are its caller's
+        return weights
     if not bool(torch.isfinite(weights).all()):
         raise StyleWeightsError("style weights contain NaN or infinity")
     if bool((weights < 0).any()):

@@ -394,10 +394,11 @@ class _StylesTraining(TrainingRun):
         self.use_data(list_images(data), data)
         images = [resolve_image(s, size=config.style_size) for s in styles]
         self.styles = [
-            {"name": str(s) if not isinstance(s, Tensor) else f"tensor {i}", "sha256": digest}
-            for i, (s, digest) in enumerate(
-                (s, image_digest(s, im)) for s, im in zip(styles, images, strict=True)
-            )
+            {
+                "name": str(s) if not isinstance(s, Tensor) else f"tensor {i}",
+                "sha256": image_digest(s, image),
+            }
+            for i, (s, image) in enumerate(zip(styles, images, strict=True))
         ]
         _refuse_twins(self.styles)
         saved = self.checkpoint["layout"] if self.checkpoint else None
