@@ -23,10 +23,10 @@ about twice a single-style network.
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import torch
+from timing import fastest  # benchmarks/timing.py, beside this script
 
 from stylelib import weights
 from stylelib.adain.networks import AdaINNet, Decoder, Encoder, stylize
@@ -35,17 +35,6 @@ from stylelib.johnson.network import TransformerNet, stylize_image
 from stylelib.vgg import VGGFeatures
 
 GATYS_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
-
-
-def fastest(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` calls of ``fn`` after one warm-up call."""
-    fn()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return min(runs)
 
 
 def measure(size: int, repeats: int) -> dict[str, float]:

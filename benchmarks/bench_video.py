@@ -39,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import video_clips as vc  # noqa: E402
+from timing import fastest  # noqa: E402 (benchmarks/, the script's folder)
 
 from stylelib import catalogue, flow, videoio, videorun, weights  # noqa: E402
 from stylelib.adain.networks import AdaINNet, Decoder, Encoder  # noqa: E402
@@ -112,17 +113,6 @@ def flicker_table(clips: dict, nets: dict, gatys_steps: int, first_steps: int) -
     print(f"{'Gatys (random VGG-19): frames':<34} " + " ".join(f"{alone[c]:>17.3g}" for c in clips))
     cells = " ".join(f"{held[c]:>8.3g} ({held[c] / alone[c]:>5.3f})" for c in clips)
     print(f"{'    gatys (ratio)':<34} {cells}")
-
-
-def fastest(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` calls of ``fn`` after one warm-up call."""
-    fn()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return min(runs)
 
 
 def throughput(nets: dict, sizes: list[int], repeats: int) -> None:

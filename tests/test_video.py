@@ -298,19 +298,6 @@ def write_odd(path: Path) -> None:
         container.mux(stream.encode())
 
 
-def write_empty(path: Path) -> None:
-    """A Matroska file whose video track has no frame (and a sound: MP4 would drop the track)."""
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
-        sound = container.add_stream("aac", rate=44100)
-        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
-        frame.sample_rate, frame.pts = 44100, 0
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        container.mux([*sound.encode(frame), *sound.encode()])
-
-
 # name: (the arguments after `video`, from the paths p; a fragment of the one line)
 BAD = {
     "not a video": (lambda p: [p.tmp / "notes.txt", "-o", p.out, "--model", p.net], "not a video"),
@@ -360,7 +347,7 @@ def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(
     from types import SimpleNamespace
 
     (tmp_path / "notes.txt").write_text("hello")
-    write_empty(tmp_path / "empty.mkv")
+    vc.write_empty(tmp_path / "empty.mkv")
     vc.write_clip(tmp_path / "vfr.mkv", frames=6, size=SIZE, times=[0, 33, 83, 116, 166, 199])
     write_odd(tmp_path / "odd.mp4")
     (tmp_path / "x.mp4").write_bytes(b"keep me")

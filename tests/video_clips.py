@@ -17,7 +17,8 @@ previous frame are known in closed form:
 ``Clip.forwards`` holds the true forward flows (frame t-1 to t) for the consistency check.
 ``Clip.hidden[i]`` is 1 where frame i+1 shows something frame i did not (uncovered, or come
 from outside the frame): ``1 - hidden`` is the ideal mask before motion boundaries, which
-Ruder's check also drops. :func:`write_clip` writes a pan as a video file with PyAV alone.
+Ruder's check also drops. :func:`write_clip` writes a pan as a video file with PyAV alone,
+:func:`write_empty` a video without frames.
 """
 
 from __future__ import annotations
@@ -184,3 +185,16 @@ def write_clip(
                     container.mux(packet)
             for packet in sound.encode():
                 container.mux(packet)
+
+
+def write_empty(path) -> None:
+    """A Matroska file whose video track has no frame (and a sound: MP4 would drop the track)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        sound = container.add_stream("aac", rate=44100)
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        frame.sample_rate, frame.pts = 44100, 0
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        container.mux([*sound.encode(frame), *sound.encode()])
