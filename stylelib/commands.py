@@ -136,7 +136,7 @@ def _flag_name(name: str, hint: object, default: object) -> str:
 
 def _keywords(hint: object, default: object) -> dict:
     """argparse's keywords for a field annotated ``hint``: ``int`` and ``float`` as such,
-    ``Literal`` as choices, ``tuple[str, ...]`` and ``tuple[float, ...]`` as comma lists,
+    ``Literal`` as choices, ``tuple[str | float | int, ...]`` as comma lists,
     ``bool`` as a switch to the other value, ``X | None`` as X, a name or a path as text."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -146,11 +146,9 @@ def _keywords(hint: object, default: object) -> dict:
     if origin is typing.Literal:
         return {"choices": list(args)}
     if origin is tuple:
-        return (
-            {"type": floats, "metavar": "X,X,..."}
-            if args[0] is float
-            else {"type": names, "metavar": "A,B,..."}
-        )
+        lists = {float: (floats, "X,X,..."), int: (integers, "N,N,...")}
+        kind, metavar = lists.get(args[0], (names, "A,B,..."))
+        return {"type": kind, "metavar": metavar}
     if hint is bool:
         return {"action": "store_const", "const": not default}
     return {"type": hint} if hint in (int, float) else {}
@@ -164,6 +162,11 @@ def names(text: str) -> tuple[str, ...]:
 def floats(text: str) -> tuple[float, ...]:
     """A comma list of numbers, ``"1,3"`` -> ``(1.0, 3.0)``."""
     return tuple(float(n) for n in text.split(",") if n.strip())
+
+
+def integers(text: str) -> tuple[int, ...]:
+    """A comma list of whole numbers, ``"1,2,4"`` -> ``(1, 2, 4)``."""
+    return tuple(int(n) for n in text.split(",") if n.strip())
 
 
 # --- the flags several commands share ------------------------------------------------------

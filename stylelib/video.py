@@ -21,7 +21,10 @@ to frame t-1's. Three methods (``--method``, :class:`VideoConfig`)::
 - ``gatys`` (:class:`GatysVideo`): Ruder et al.'s optimisation. The first frame from noise;
   every later one starts from ω_t (their ``-init random,prevWarped``) and adds the
   short-term temporal loss ``temporal_weight · 1/D Σ c (x − ω)²``
-  (:func:`stylelib.losses.temporal_loss`) to Gatys' objective.
+  (:func:`stylelib.losses.temporal_loss`) to Gatys' objective; with ``relative_indices``
+  (e.g. 1,2,4) also their long-term loss: the same term for each earlier frame i-j warped
+  onto frame t, each pixel weighted towards its closest reliable one
+  (:func:`long_term_weights`).
 
 **The flow** is computed on the input frames (never on stylised ones, whose strokes would be
 tracked instead of the scene): backward flow of frame t to t-1 and forward flow of t-1 to
@@ -52,9 +55,14 @@ run started again continues there and writes the same bytes; the look-back metho
 previous output from that folder, so an uninterrupted run sees exactly what a resumed one
 does. The output has the input's size, rate and audio; odd sizes are refused (yuv420p).
 
-Not done: Ruder et al.'s long-term loss (several frames back, ``-flow_relative_indices``)
-and multi-pass (alternating directions, ``-num_passes``); RAFT flow (in
-:mod:`stylelib.flow`, but it needs pretrained weights; not offered here).
+The long-term flows (frame t to t-j) are computed directly between the two input frames, as
+[Rc]'s README asks ("you have to compute the corresponding long-term flow as well").
+
+Not done: multi-pass ([Rc]'s ``artistic_video_multiPass.lua``: every frame optimised in
+``-num_passes`` 15 passes in alternating directions, the temporal loss from pass 8 on),
+which needs every frame's output before any is final and so a whole-video run instead of
+this resumable frame-by-frame one; RAFT flow (in :mod:`stylelib.flow`, but it needs
+pretrained weights; not offered here).
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 from stylelib import videoio
@@ -106,6 +115,9 @@ class VideoConfig:
     steps: int = 100  # gatys: L-BFGS steps of a frame started from the previous ([Rc] 1000)
     first_steps: int = 200  # steps of a frame started from noise: gatys' first, or every
     # frame of --gatys-style with frames and blend ([Rc] 2000)
+    relative_indices: tuple[int, ...] = (1,)  # gatys: the earlier frames j each frame i is
+    # held to, i-j warped ([Rc] -flow_relative_indices 1: short-term only; e.g. 1,2,4 adds
+    # Ruder's long-term loss, each pixel held to its closest reliable earlier frame)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -113,6 +125,12 @@ class VideoConfig:
             raise ValueError(f"blend must be from 0 (frames alone) to 1, got {self.blend}")
         if self.first_steps < 1:
             raise ValueError(f"first_steps must be positive, got {self.first_steps}")
+        indices = self.relative_indices
+        if not indices or min(indices) < 1 or len(set(indices)) != len(indices):
+            raise ValueError(
+                "relative_indices must be distinct whole numbers >= 1 (frames back, e.g. "
+                f"1,2,4), got {','.join(map(str, indices)) or 'none'}"
+            )
 
 
 # [Rc]'s objective (manuelruder/artistic-videos, artistic_video.lua defaults): neural-style's
@@ -160,6 +178,27 @@ def blend_outputs(styled: Tensor, warped: Tensor, mask: Tensor, blend: float) ->
                 [0.5000, 0.0000]])
     """
     return styled + blend * mask * (warped - styled)
+
+
+def long_term_weights(masks: list[Tensor]) -> list[Tensor]:
+    """Ruder et al.'s long-term weights from the consistency masks of frames i-j, closest first.
+
+    Each pixel is held to its closest reliable earlier frame: [Rc]'s ``closestFirst``
+    (``processFlowWeights``) takes w_1 = c_1 and w_j = max(c_j − Σ_{k<j} w_k, 0), subtracting
+    the weights already made. The paper's form subtracts the masks, max(c_j − Σ_{k<j} c_k, 0);
+    the two agree where the masks are 0 or 1 and differ only on soft masks.
+
+    Example:
+        >>> import torch
+        >>> c = [torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0]), torch.ones(3)]
+        >>> [w.tolist() for w in long_term_weights(c)]
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    weights: list[Tensor] = []
+    for c in masks:
+        taken = sum(weights, torch.zeros_like(c))
+        weights.append((c - taken).clamp(min=0) if weights else c)
+    return weights
 
 
 class Blend:
@@ -218,20 +257,36 @@ class GatysVideo:
         """Gatys on one frame from the config's (seeded) noise: each frame alone."""
         return self._transfer(frame, self.config.first_steps)
 
+    @property
+    def look_back(self) -> int:
+        """How many frames back :meth:`__call__` reads (``map_video``'s ``look_back``)."""
+        return max(self.config.relative_indices)
+
     def __call__(
-        self, frame: Tensor, previous_frame: Tensor | None, previous_output: Tensor | None
+        self,
+        frame: Tensor,
+        previous_frame: Tensor | None,
+        previous_output: Tensor | None,
+        earlier: dict[int, tuple[Tensor, Tensor]] | None = None,
     ) -> Tensor:
         if previous_output is None:
             return self.from_noise(frame)
-        backward, mask = reliable_flow(previous_frame, frame, self.config.flow)
-        warped = warp(previous_output.cpu(), backward)
+        pairs = {1: (previous_frame, previous_output), **(earlier or {})}
+        held = sorted(j for j in self.config.relative_indices if j in pairs)  # closest first
+        warped, masks = {}, {}
+        for j in sorted({1, *held}):
+            backward, masks[j] = reliable_flow(pairs[j][0], frame, self.config.flow)
+            warped[j] = warp(pairs[j][1].cpu(), backward)
+        terms = list(zip(held, long_term_weights([masks[j] for j in held]), strict=True))
         weight = self.config.temporal_weight
 
         def temporal(x: Tensor) -> Tensor:
-            return weight * temporal_loss(x, warped.to(x.device), mask.to(x.device))
+            return weight * sum(
+                temporal_loss(x, warped[j].to(x.device), c.to(x.device)) for j, c in terms
+            )
 
-        extra = temporal if weight > 0 else None
-        return self._transfer(frame, self.config.steps, init=warped, extra_loss=extra)
+        extra = temporal if weight > 0 and terms else None
+        return self._transfer(frame, self.config.steps, init=warped[1], extra_loss=extra)
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -252,7 +307,6 @@ def adain_stylizer(net, style: Tensor, alpha: float = 1.0) -> Stylise:
     frame and clamped), without encoding the 512 px style again for every frame (~2 s each
     on a CPU).
     """
-    import torch
 
     from stylelib.adain.layer import target
 
@@ -337,7 +391,7 @@ def _stylizer(args: argparse.Namespace, source: str, config: VideoConfig, device
 def _settings(config: VideoConfig, style: dict) -> dict:
     """What decides the frames, for the work folder: the method's own fields and the style."""
     used = {"frames": (), "blend": ("flow", "blend")}.get(
-        config.method, ("flow", "temporal_weight", "steps", "first_steps")
+        config.method, ("flow", "temporal_weight", "steps", "first_steps", "relative_indices")
     )
     return {"method": config.method, **{k: asdict(config)[k] for k in used}, **style}
 
@@ -375,7 +429,7 @@ def cmd_video(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             settings=_settings(config, style),
             keep_frames=args.keep_frames,
-            look_back=config.method != "frames",
+            look_back={"frames": 0, "blend": 1}.get(config.method, max(config.relative_indices)),
             progress=not args.quiet,
         )
     except KeyboardInterrupt:

@@ -17,7 +17,9 @@ A run, by hand or by :func:`map_video`::
 A method that looks back (video style transfer: the previous output, warped along the
 flow between the previous and the current input frame) reads the previous *stored* output
 (:meth:`FrameStore.load`), never one kept in memory: stored frames are rounded to 8 bits,
-and a resumed run has only those, so an uninterrupted run must see the same.
+and a resumed run has only those, so an uninterrupted run must see the same. A method that
+looks further back (Ruder et al.'s long-term loss) gets the source frames and stored outputs
+of the ``look_back`` frames before, the same way (:meth:`FrameStore.pending_history`).
 
 Example:
     >>> map_video("in.mp4", "dark.mp4", lambda frame: frame * 0.8)  # doctest: +SKIP
@@ -30,6 +32,7 @@ import json
 import os
 import re
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -54,8 +57,9 @@ from stylelib.videoio import (
 PNG_LEVEL = 1  # zlib level of stored frames: at 1080p up to 4x faster than 6, <= 20% larger
 _FRAME_NAME = re.compile(r"frame_(\d+)\.png")
 
-# fn(frame, previous source frame or None, previous stored output or None) -> output
-LookBack = Callable[[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"], torch.Tensor]
+# fn(frame, previous source frame or None, previous stored output or None) -> output; with a
+# look-back of d > 1 frames also earlier={j: (source frame i-j, stored output i-j), 2 <= j <= d}
+LookBack = Callable[..., torch.Tensor]
 
 
 def work_folder(output: str | os.PathLike) -> Path:
@@ -137,26 +141,32 @@ class FrameStore:
         Stored frames are decoded but not converted (decoding from the start is exact;
         seeking is not). Once the source is exhausted the store records its frame count.
         """
-        for index, frame, _ in self._pending(look_back=False):
+        for index, frame, _ in self._pending(depth=0):
             yield index, frame
 
     def pending_pairs(self) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
         """As :meth:`pending`, with the source frame before each: ``(index, frame, previous)``
         (``previous`` None for frame 0), also where that frame is stored already."""
-        return self._pending(look_back=True)
+        for index, frame, earlier in self._pending(depth=1):
+            yield index, frame, earlier[0] if earlier else None
 
-    def _pending(self, look_back: bool):
+    def pending_history(self, depth: int) -> Iterator[tuple[int, torch.Tensor, list[torch.Tensor]]]:
+        """As :meth:`pending`, with the ``depth`` source frames before each, closest first:
+        ``(index, frame, [frame index-1, ..., frame index-k])``, k = min(index, depth)."""
+        return self._pending(depth)
+
+    def _pending(self, depth: int):
         done = self.finished()
 
-        def skip(i: int) -> bool:  # a stored frame is converted only if the next one is due
-            return i in done and (not look_back or i + 1 in done)
+        def skip(i: int) -> bool:  # a stored frame is converted only if one it precedes is due
+            return i in done and all(i + k in done for k in range(1, depth + 1))
 
-        count, previous = 0, None
+        count, history = 0, deque(maxlen=max(depth, 1))
         for count, array in enumerate(decode_arrays(self.source, skip), 1):
             frame = None if array is None else array_to_image(array)
             if count - 1 not in done:
-                yield count - 1, frame, previous
-            previous = frame
+                yield count - 1, frame, list(history)[:depth]
+            history.appendleft(frame)
         self._write_manifest({**self._manifest(), "complete": count})
 
     def save(self, index: int, image: torch.Tensor) -> Path:
@@ -212,7 +222,7 @@ def map_video(
     overwrite: bool = False,
     settings: Mapping[str, object] | None = None,
     keep_frames: bool = False,
-    look_back: bool = False,
+    look_back: bool | int = False,
     progress: bool = False,
 ) -> Path:
     """Apply ``fn`` to every frame of ``source`` and write ``output`` with its audio, resumably.
@@ -224,11 +234,13 @@ def map_video(
         source, output: the video to read and the one to write.
         fn: ``fn(frame) -> image``; with ``look_back``, ``fn(frame, previous_frame,
             previous_output)``: the source frame before this one and the stored output of
-            that frame (both None for frame 0).
+            that frame (both None for frame 0); with ``look_back=d`` > 1, also
+            ``earlier={j: (source frame i-j, stored output i-j)}`` for 2 <= j <= min(i, d).
         overwrite: replace an existing ``output`` (never ``source``).
         settings: what decides the frames besides the source (:class:`FrameStore`).
         keep_frames: keep the work folder once the video is written.
-        look_back: call ``fn`` with the previous frame and output, as above.
+        look_back: call ``fn`` with the previous frame and output (True or 1), or with the
+            ``look_back`` frames before (an int), as above.
         progress: a tqdm bar on stderr (frames done, rate, time left).
 
     Example:
@@ -237,6 +249,9 @@ def map_video(
     """
     from tqdm.auto import tqdm
 
+    depth = int(look_back)  # True: 1
+    if depth < 0:
+        raise ValueError(f"look_back must be a number of frames >= 0, got {look_back}")
     target = check_video_target(output, inputs=[source], overwrite=overwrite)
     store = FrameStore(work_folder(target), source, settings)
     done = len(store.finished())
@@ -244,12 +259,15 @@ def map_video(
     with tqdm(
         total=total, initial=min(done, total), unit="frame", desc=target.name, disable=not progress
     ) as bar:
-        for index, frame, previous in store.pending_pairs():
-            if look_back:
-                before = store.load(index - 1) if index else None
-                store.save(index, fn(frame, previous, before))
-            else:
+        for index, frame, history in store.pending_history(depth):
+            if not depth:
                 store.save(index, fn(frame))
+            else:
+                pairs = [(f, store.load(index - j)) for j, f in enumerate(history, 1)]
+                previous, before = pairs[0] if pairs else (None, None)
+                earlier = {j: pair for j, pair in enumerate(pairs, 1) if j > 1}
+                extra = {"earlier": earlier} if depth > 1 else {}
+                store.save(index, fn(frame, previous, before, **extra))
             bar.update(1)
     path = encode(store, target, audio_from=source, overwrite=overwrite)
     if not keep_frames:

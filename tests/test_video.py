@@ -400,6 +400,77 @@ def test_gatys_lowers_the_warping_error_of_gatys_frame_by_frame(small_gatys):
     assert errors[VideoConfig().temporal_weight] < 0.5 * errors[0.0] < 0.5 * frames_error
 
 
+def test_long_term_weights_hold_each_pixel_to_its_closest_reliable_frame():
+    """Binary masks: frame i-j's weight is 1 exactly where it is the closest reliable one
+    (a closed form); soft masks: the authors' code subtracts the weights already made."""
+    from stylelib.video import long_term_weights
+
+    torch.manual_seed(0)
+    binary = [(torch.rand(1, 1, 5, 7) > 0.5).float() for _ in range(4)]
+    closest = torch.stack(binary).argmax(0)  # the first reliable one (argmax takes the first 1)
+    reliable = torch.stack(binary).amax(0)
+    for j, w in enumerate(long_term_weights(binary)):
+        assert torch.equal(w, (closest == j).float() * reliable)
+    soft = [torch.tensor([0.5]), torch.tensor([0.5]), torch.tensor([1.0])]
+    code = long_term_weights(soft)  # 0.5, max(0.5 - 0.5, 0) = 0, max(1 - 0.5 - 0, 0) = 0.5
+    assert [w.item() for w in code] == [0.5, 0.0, 0.5]  # the paper's form would give 0 last
+
+
+def test_the_long_term_loss_sums_the_temporal_loss_of_each_earlier_frame(monkeypatch):
+    """frames i-1 and i-2 warped onto frame i by their own flows, each with its long-term
+    weight; the start is frame i-1's output warped."""
+    from stylelib.video import long_term_weights, reliable_flow
+
+    clip = vc.pan(frames=3, size=SIZE)
+    outputs = [(f * 0.7 + 0.1) for f in clip.frames]
+    video = VideoConfig(method="gatys", relative_indices=(1, 2), temporal_weight=3.0)
+    ruder = GatysVideo.__new__(GatysVideo)  # no VGG: the frame's optimisation is replaced
+    ruder.config = video
+    captured = {}
+    monkeypatch.setattr(GatysVideo, "_transfer", lambda self, f, steps, **kw: captured.update(kw))
+    assert ruder.look_back == 2
+    ruder(clip.frames[2], clip.frames[1], outputs[1], {2: (clip.frames[0], outputs[0])})
+    flows = [reliable_flow(clip.frames[k], clip.frames[2]) for k in (1, 0)]
+    warped = [flow.warp(outputs[k], f) for k, (f, _) in zip((1, 0), flows, strict=True)]
+    weights = long_term_weights([c for _, c in flows])
+    x = torch.rand_like(clip.frames[2])
+    expected = 3.0 * sum(
+        ((w * (x - o) ** 2).sum() / x.numel()) for o, w in zip(warped, weights, strict=True)
+    )
+    assert torch.allclose(captured["extra_loss"](x), expected, rtol=1e-6)
+    assert torch.equal(captured["init"], warped[0])
+
+
+@pytest.mark.slow
+def test_a_long_term_gatys_run_resumed_gives_the_same_bytes(tmp_path, capsys, monkeypatch):
+    source = tmp_path / "in.mp4"
+    vc.write_clip(source, frames=5, size=(48, 64))
+    args = ["--gatys-style", "mosaic", "--method", "gatys", "--weights", "random", "--quiet"]
+    args += ["--steps", "1", "--first-steps", "1", "--relative-indices", "1,2"]
+    whole = tmp_path / "whole.mp4"
+    assert run_cli(capsys, "video", source, "-o", whole, *args)[0] == 0
+    real, calls = GatysVideo._transfer, []
+
+    def killed_after_three(self, frame, steps, **kw):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(self, frame, steps, **kw)
+
+    out = tmp_path / "resumed.mp4"
+    monkeypatch.setattr(GatysVideo, "_transfer", killed_after_three)
+    assert run_cli(capsys, "video", source, "-o", out, *args)[0] == 130
+    monkeypatch.setattr(GatysVideo, "_transfer", real)
+    assert run_cli(capsys, "video", source, "-o", out, *args)[0] == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_relative_indices_must_be_distinct_frames_back():
+    for bad in ((), (0, 1), (1, 1), (-2,)):
+        with pytest.raises(ValueError, match="relative_indices"):
+            VideoConfig(relative_indices=bad)
+
+
 @pytest.mark.slow
 def test_gatys_through_the_command_offline(tmp_path, capsys):
     source = tmp_path / "in.mp4"

@@ -244,6 +244,39 @@ def test_a_resumed_run_gives_the_same_bytes(clip_with_audio, tmp_path):
     assert not folder.exists() and not stale.exists()
 
 
+def test_a_look_back_of_three_frames_gets_the_frames_and_stored_outputs_before(
+    clip_with_audio, tmp_path
+):
+    """Each call sees frames i-1, i-2, i-3 as decoded and the outputs stored for them, also
+    when the run was stopped after 5 frames and resumed (frames 2-4 are then only decoded)."""
+    decoded = list(videoio.read_frames(clip_with_audio))
+    seen = {}
+
+    def look(frame, previous, before, earlier, stop_at=None):
+        index = next(i for i, d in enumerate(decoded) if torch.equal(d, frame))
+        if index == stop_at:
+            raise KeyboardInterrupt
+        seen[index] = (previous, before, earlier)
+        return darker(frame)
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        videorun.map_video(
+            clip_with_audio, out, lambda *a, **k: look(*a, **k, stop_at=5), look_back=3
+        )
+    videorun.map_video(clip_with_audio, out, look, look_back=3, keep_frames=True)
+    store = FrameStore(videorun.work_folder(out), clip_with_audio)
+    assert sorted(seen) == list(range(len(decoded)))
+    for i, (previous, before, earlier) in seen.items():
+        if i == 0:
+            assert previous is None and before is None and earlier == {}
+            continue
+        assert torch.equal(previous, decoded[i - 1]) and torch.equal(before, store.load(i - 1))
+        assert sorted(earlier) == list(range(2, min(i, 3) + 1))
+        for j, (frame_j, output_j) in earlier.items():
+            assert torch.equal(frame_j, decoded[i - j]) and torch.equal(output_j, store.load(i - j))
+
+
 def test_a_work_folder_of_another_run_is_refused(clip, clip_with_audio, tmp_path):
     folder = tmp_path / "out.mp4.frames"
     FrameStore(folder, clip, {"style": "mosaic"})
