@@ -15,7 +15,8 @@ installed (speed does not depend on them; flicker does, see below).
    alone) and ``blend`` (λ = 0.5); for Gatys (Ruder et al.'s objective on random VGG-19,
    TV off, since on random features it flattens everything): per-frame Gatys from noise
    (``--first-steps``) against ``gatys`` (warped previous output + temporal loss,
-   ``--gatys-steps`` per frame). Random networks flicker otherwise than trained ones: the
+   ``--gatys-steps`` per frame), and with the long-term loss over frames 1, 2 and 4 back.
+   Random networks flicker otherwise than trained ones: the
    multistyle26 rows, a network trained for real, are the ones to read. A random AdaIN
    decoder paints an (almost) black picture, so AdaIN has no row here unless its published
    files are installed.
@@ -82,11 +83,15 @@ def rounded(x: torch.Tensor) -> torch.Tensor:
 
 
 def run(step, clip: vc.Clip, look_back: bool) -> list[torch.Tensor]:
-    """``step`` over the clip's frames, each output rounded before the next reads it."""
+    """``step`` over the clip's frames, each output rounded before the next reads it (as
+    ``map_video`` calls it, earlier frames included where ``step`` looks further back)."""
     outs, previous = [], None
+    depth = getattr(step, "look_back", 1)
     for i, frame in enumerate(clip.frames):
         before = clip.frames[i - 1] if i else None
-        out = step(frame, before, previous) if look_back else step(frame)
+        earlier = {j: (clip.frames[i - j], outs[i - j]) for j in range(2, min(i, depth) + 1)}
+        extra = {"earlier": earlier} if depth > 1 else {}
+        out = step(frame, before, previous, **extra) if look_back else step(frame)
         previous = rounded(out.cpu())
         outs.append(previous)
     return outs
@@ -113,6 +118,10 @@ def flicker_table(clips: dict, nets: dict, gatys_steps: int, first_steps: int) -
     print(f"{'Gatys (random VGG-19): frames':<34} " + " ".join(f"{alone[c]:>17.3g}" for c in clips))
     cells = " ".join(f"{held[c]:>8.3g} ({held[c] / alone[c]:>5.3f})" for c in clips)
     print(f"{'    gatys (ratio)':<34} {cells}")
+    ruder = GatysVideo(ruder.style, config, replace(video, relative_indices=(1, 2, 4)))
+    held = {c: error(run(ruder, clip, True), clip) for c, clip in clips.items()}
+    cells = " ".join(f"{held[c]:>8.3g} ({held[c] / alone[c]:>5.3f})" for c in clips)
+    print(f"{'    gatys 1,2,4 long-term (ratio)':<34} {cells}")
 
 
 def throughput(nets: dict, sizes: list[int], repeats: int) -> None:

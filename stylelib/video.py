@@ -61,8 +61,9 @@ The long-term flows (frame t to t-j) are computed directly between the two input
 Not done: multi-pass ([Rc]'s ``artistic_video_multiPass.lua``: every frame optimised in
 ``-num_passes`` 15 passes in alternating directions, the temporal loss from pass 8 on),
 which needs every frame's output before any is final and so a whole-video run instead of
-this resumable frame-by-frame one; RAFT flow (in :mod:`stylelib.flow`, but it needs
-pretrained weights; not offered here).
+this resumable frame-by-frame one. RAFT flow is offered (``--flow raft_small``) but needs
+torchvision's pretrained weights in the torch cache, which cannot be fetched offline; no
+number here was measured with it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ from stylelib.commands import (
 )
 from stylelib.config import MIN_SIDE, check_fields
 from stylelib.errors import Diverged, ImageError
-from stylelib.flow import compute_flow, consistency_mask, warp
+from stylelib.flow import compute_flow, consistency_mask, load_raft, warp
 from stylelib.gatys.config import GATYS_STYLE_LAYERS, GatysConfig
 from stylelib.losses import temporal_loss
 from stylelib.videoio import check_even, check_readable, check_video_target, probe
@@ -107,7 +108,8 @@ class VideoConfig:
 
     method: Literal["frames", "blend", "gatys"] = "frames"  # frames (default): each frame
     # alone; blend: each output held to the previous one along the flow; gatys: [R16]
-    flow: Literal["dis", "farneback"] = "dis"  # dis (default) or farneback, OpenCV: no weights
+    flow: Literal["dis", "farneback", "raft_small", "raft_large"] = "dis"  # dis (default) or
+    # farneback, OpenCV's, need no weights; raft_*: torchvision's RAFT, its weights cached
     blend: float = 0.5  # λ of blend (default 0.5): i.i.d. flicker's warping error times
     # (1-λ)²/(1+λ), a sixth; a frame moves at most λ of the way to the previous output
     temporal_weight: float = 1e3 * 256**2  # gatys: [Rc] -temporal_weight 1e3 on pixels x256,
@@ -154,7 +156,13 @@ RUDER2016 = GatysConfig(
 )
 
 
-def reliable_flow(previous: Tensor, frame: Tensor, method: str = "dis") -> tuple[Tensor, Tensor]:
+def flow_method(name: str):
+    """What :func:`reliable_flow` takes for ``VideoConfig.flow``: OpenCV's by name; RAFT loaded
+    once, here (so a missing weights file is said before the first frame, in one line)."""
+    return load_raft(name) if name.startswith("raft") else name
+
+
+def reliable_flow(previous: Tensor, frame: Tensor, method="dis") -> tuple[Tensor, Tensor]:
     """The backward flow of ``frame`` (to ``previous``, input frames) and the soft mask c.
 
     Returns ``(flow (1, 2, H, W), c (1, 1, H, W) in [0, 1])`` on the CPU: ``warp(previous,
@@ -210,6 +218,7 @@ class Blend:
 
     def __init__(self, stylise: Stylise, config: VideoConfig = VideoConfig()) -> None:
         self.stylise, self.config = stylise, config
+        self.flow = flow_method(config.flow)
 
     def __call__(
         self, frame: Tensor, previous_frame: Tensor | None, previous_output: Tensor | None
@@ -217,7 +226,7 @@ class Blend:
         styled = self.stylise(frame).cpu()
         if previous_output is None:
             return styled
-        backward, mask = reliable_flow(previous_frame, frame, self.config.flow)
+        backward, mask = reliable_flow(previous_frame, frame, self.flow)
         warped = warp(previous_output.cpu(), backward)
         return blend_outputs(styled, warped, mask, self.config.blend).clamp(0, 1)
 
@@ -240,6 +249,7 @@ class GatysVideo:
         from stylelib.gatys.objective import extractor
 
         self.style, self.gatys, self.config = style, gatys, config
+        self.flow = flow_method(config.flow)
         self.net = extractor(gatys)  # built once: its weights are refused before any frame
 
     def _transfer(self, frame: Tensor, steps: int, **options) -> Tensor:
@@ -275,7 +285,7 @@ class GatysVideo:
         held = sorted(j for j in self.config.relative_indices if j in pairs)  # closest first
         warped, masks = {}, {}
         for j in sorted({1, *held}):
-            backward, masks[j] = reliable_flow(pairs[j][0], frame, self.config.flow)
+            backward, masks[j] = reliable_flow(pairs[j][0], frame, self.flow)
             warped[j] = warp(pairs[j][1].cpu(), backward)
         terms = list(zip(held, long_term_weights([masks[j] for j in held]), strict=True))
         weight = self.config.temporal_weight

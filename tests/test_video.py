@@ -425,7 +425,7 @@ def test_the_long_term_loss_sums_the_temporal_loss_of_each_earlier_frame(monkeyp
     outputs = [(f * 0.7 + 0.1) for f in clip.frames]
     video = VideoConfig(method="gatys", relative_indices=(1, 2), temporal_weight=3.0)
     ruder = GatysVideo.__new__(GatysVideo)  # no VGG: the frame's optimisation is replaced
-    ruder.config = video
+    ruder.config, ruder.flow = video, video.flow
     captured = {}
     monkeypatch.setattr(GatysVideo, "_transfer", lambda self, f, steps, **kw: captured.update(kw))
     assert ruder.look_back == 2
@@ -463,6 +463,16 @@ def test_a_long_term_gatys_run_resumed_gives_the_same_bytes(tmp_path, capsys, mo
     monkeypatch.setattr(GatysVideo, "_transfer", real)
     assert run_cli(capsys, "video", source, "-o", out, *args)[0] == 0
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_raft_flow_without_its_weights_is_one_line_before_any_frame(
+    network, clip, tmp_path, capsys, offline_cache
+):
+    out = tmp_path / "out.mp4"
+    args = ["--model", network, "--method", "blend", "--flow", "raft_small"]
+    code, _, err = run_cli(capsys, "video", clip, "-o", out, *args)
+    assert_one_line_error(code, err, "are not in the torch cache")
+    assert not out.exists() and not videorun.work_folder(out).exists()
 
 
 def test_relative_indices_must_be_distinct_frames_back():
