@@ -13,11 +13,11 @@ never import each other (a rule two methods share moves down into the foundation
 String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as imports::
 
     errors
-    files, devices, blend
+    files, devices, blend, composite
     layers, downloads
     config
     images
-    data, color, videoio, flow
+    data, color, videoio, flow, masks
     weights, videorun
     netnorm
     vgg
@@ -25,7 +25,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     trainkit
     commands
     gatys: config -> objective -> transfer -> explore |
-        johnson: config -> network, conditional -> published -> multistyle, train |
+        johnson: config -> network, conditional -> published, masked -> multistyle, train |
         superres: config, quality -> degrade, network -> train |
         adain: config, layer -> networks -> losses -> train
     catalogue, presets, magenta

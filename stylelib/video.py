@@ -379,19 +379,19 @@ def _stylizer(args: argparse.Namespace, source: str, config: VideoConfig, device
         settings |= {"seed": gatys.seed, "first_steps": config.first_steps}
         return GatysVideo(style, gatys, config), settings, [args.gatys_style]
     if source == "adain":
-        from stylelib.adain.cli import _network_files
-        from stylelib.adain.layer import _check_alpha
+        from stylelib.adain.cli import network_files
+        from stylelib.adain.layer import check_alpha
         from stylelib.adain.networks import load_network
 
-        alpha = _check_alpha(1.0 if args.alpha is None else args.alpha)
-        decoder, encoder = _network_files(args)
+        alpha = check_alpha(1.0 if args.alpha is None else args.alpha)
+        decoder, encoder = network_files(args)
         net = load_network(decoder, encoder, device=device)
         style = resolve_image(args.adain_style, size=ADAIN_STYLE_SIZE)
         settings = {"adain_style": _identity(args.adain_style), "alpha": alpha}
         settings |= {"decoder": _identity(decoder), "encoder": _identity(encoder or "default")}
         return adain_stylizer(net, style, alpha), settings, [decoder]
-    from stylelib.johnson.cli import _stylizer as network_stylizer
     from stylelib.johnson.cli import load_network, model_file
+    from stylelib.johnson.cli import stylizer as network_stylizer
 
     model = model_file(args.model)
     stylise = network_stylizer(load_network(model, device), args)  # checks --style

@@ -3,13 +3,16 @@
 ``adain`` stylises a photo (or a folder of them) with any painting in one forward pass: the
 AdaIN layer of :mod:`stylelib.adain` between the VGG-19 encoder and a trained decoder. Several
 styles are mixed with ``--style-weights``, ``--alpha`` trades content for style (Eq. 14),
-``--preserve-color`` keeps the photo's colours. ``train-adain`` trains that decoder on a
+``--preserve-color`` keeps the photo's colours, ``--mask`` gives each region its own style
+(Sec. 7.3, spatial control; :func:`stylize_regions`). ``train-adain`` trains that decoder on a
 folder of photos and a folder of paintings. The conventions are ``stylize``'s and ``train``'s
 (:mod:`stylelib.johnson.cli`): outputs never replace inputs or existing files without
 ``--overwrite``, ``--resume``, torchrun, one line and exit status 2 for bad input::
 
     stylelib adain photo.jpg painting.jpg -o out.png --alpha 0.8
     stylelib adain photo.jpg a.jpg b.jpg --style-weights 1 3 -o mix.png
+    stylelib adain photo.jpg --mask sky.png:a.jpg --mask rest:b.jpg -o regions.png
+    stylelib adain photo.jpg --mask top:a.jpg --mask rest:none -o sky-only.png
     stylelib train-adain --content coco/train2014 --styles wikiart/train -o decoder.pth
 
 Without ``--decoder``/``--encoder``, the authors' files are used when installed
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from stylelib.adain.config import CHECKPOINT, PRESETS, AdaINConfig
 from stylelib.commands import (
@@ -41,10 +45,13 @@ from stylelib.commands import (
 )
 from stylelib.presets import get as preset
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 # --- stylelib adain -------------------------------------------------------------------------
 
 
-def _network_files(args: argparse.Namespace):
+def network_files(args: argparse.Namespace):
     """The decoder and encoder to load: the flags, else the installed published files."""
     from stylelib import catalogue
     from stylelib.errors import WeightsError
@@ -69,10 +76,20 @@ def _network_files(args: argparse.Namespace):
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Refuse a bad --alpha or --style-weights before any file is read."""
-    from stylelib.adain.layer import _check_alpha
+    from stylelib.adain.layer import check_alpha
     from stylelib.blend import blend_weights
 
-    _check_alpha(args.alpha)
+    check_alpha(args.alpha)
+    if args.masks and args.style_weights is not None:
+        raise ValueError(
+            "--style-weights mixes the styles everywhere and --mask gives each region its "
+            "own style; use one of them"
+        )
+    if not args.masks and not args.styles:
+        raise ValueError(
+            "give a STYLE image, or regions with their styles: --mask MASK:STYLE (e.g. "
+            "--mask top:painting.jpg --mask rest:none)"
+        )
     if args.style_weights is not None:
         if len(args.styles) < 2:
             raise ValueError("--style-weights mixes several styles; give two or more STYLE images")
@@ -87,48 +104,179 @@ def cmd_adain(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     contents, from_folders = expand_inputs([args.content])
-    styles, style_folders = expand_inputs(args.styles)
+    regions = _regions(args)  # a bad --mask: one line, before any file is written
+    styles, style_folders = expand_inputs(regions.styles if regions else args.styles)
     if style_folders:
         raise ImageError(
             "STYLE must name image files, not a folder: several styles are mixed into one "
             "picture (--style-weights)"
         )
+    protected = [*styles, *(regions.files if regions else [])]  # never replaced
     several = len(contents) > 1 or bool(from_folders)
     if Path(args.output).expanduser().is_file():  # a style is an input too: never replaced
-        check_output_path(args.output, inputs=[*contents, *styles], overwrite=True)
+        check_output_path(args.output, inputs=[*contents, *protected], overwrite=True)
     outputs = plan_outputs(contents, args.output, several, args.overwrite)
-    decoder, encoder = _network_files(args)
+    decoder, encoder = network_files(args)
     device = pick_device(args.device)
     net = load_network(decoder, encoder, device=device)
     with output_folder(outputs):  # only now that the network has loaded
-        return _stylize_all(args, net, device, contents, styles, outputs, from_folders)
+        return _stylize_all(
+            args, net, device, contents, styles, outputs, from_folders, regions, protected
+        )
 
 
-def _stylize_all(args, net, device, contents, styles, outputs, from_folders) -> int:
+class _Regions(NamedTuple):
+    """What the ``--mask`` flags say: each region's mask and style (an index into ``styles``,
+    or None for the photo), the style files in order, and the mask files (never replaced)."""
+
+    masks: list[str]
+    keys: list[int | None]
+    styles: list[str]
+    files: list[Path]
+
+
+def _regions(args: argparse.Namespace) -> _Regions | None:
+    """The ``--mask MASK:STYLE`` flags, read and checked (None without them).
+
+    A region's STYLE is one of the STYLE arguments (the same file) or another style file,
+    which joins them; ``none`` keeps the photo there. Every STYLE argument must be some
+    region's: a style no region names would be silently unused.
+    """
+    from stylelib.masks import BUILT_INS, load_mask, parse_mask_flag
+
+    if not args.masks:
+        return None
+    styles, keys, masks, files = list(args.styles), [], [], []
+    for text in args.masks:
+        mask, style = parse_mask_flag(text)
+        if mask.strip().lower() not in BUILT_INS or Path(mask).expanduser().exists():
+            load_mask(mask, what=f"--mask {text!r}")  # missing or unreadable: said now
+            files.append(Path(mask).expanduser())
+        masks.append(mask)
+        if style is None:
+            keys.append(None)
+            continue
+        same = [i for i, s in enumerate(styles) if _same_file(s, style)]
+        if not same:
+            styles.append(style)
+        keys.append(same[0] if same else len(styles) - 1)
+    unused = [s for i, s in enumerate(styles) if i not in keys]
+    if unused:
+        raise ValueError(
+            f"STYLE {unused[0]} is named by no --mask; with --mask each region names its style "
+            f"(--mask MASK:{unused[0]}), so leave it out or give it a region"
+        )
+    return _Regions(masks, keys, styles, files)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Two names of one file (as given, or resolved)."""
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+def stylize_regions(
+    net,
+    content: Tensor,
+    styles: list[Tensor],
+    weights: list[Tensor],
+    keys: list[int | None],
+    *,
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+) -> Tensor:
+    """AdaIN by region (Huang & Belongie 2017, Sec. 7.3, spatial control), soft masks allowed.
+
+    Regions with the same style are one region. The feature map (relu4_1, 1/8 of the photo
+    per side: three ceil-mode poolings) is split among the styles by
+    :func:`stylelib.composite.hard_masks` (each cell to the region holding most of it), and
+    :func:`stylelib.adain.networks.stylize` gives each part AdaIN with its style's statistics
+    and its own content statistics, one decoder pass in all. A region kept as the photo
+    (key None) takes the photo itself as its "style" there (its features renormalised to the
+    photo's own statistics, near the photo's) and then gets the photo's pixels back, blended
+    by its soft weight at full resolution: out = (1 − m) · decoded + m · photo. So a ``none``
+    region is exactly the photo wherever its weight is 1.
+
+    Args:
+        net: an :class:`~stylelib.adain.networks.AdaINNet`.
+        content: ``(1, 3, H, W)`` in [0, 1].
+        styles: style images, indexed by ``keys``.
+        weights: one weight ``(1, 1, H, W)`` per region, summing to 1 at every pixel
+            (:func:`stylelib.masks.region_masks`).
+        keys: each region's style (an index into ``styles``), or None for the photo.
+        alpha, preserve_color: as :func:`stylelib.adain.networks.stylize` takes them.
+
+    Returns:
+        ``(1, 3, H, W)`` in [0, 1]; with one region only, exactly ``stylize`` without masks.
+    """
+    from stylelib.adain.networks import stylize
+    from stylelib.composite import check_weights, composite, hard_masks
+
+    merged: dict[int | None, Tensor] = {}
+    for key, m in zip(keys, check_weights(weights, content.shape[-2:]), strict=True):
+        merged[key] = merged[key] + m if key in merged else m
+    order = [k for k in merged if bool((merged[k] > 0).any())]
+    photo = merged[None] if None in order else None
+    if order == [None]:
+        return content.float().clone()
+    pictures = [content if k is None else styles[k] for k in order]
+    if len(order) == 1:
+        return stylize(net, content, pictures, alpha=alpha, preserve_color=preserve_color)
+    h, w = content.shape[-2:]
+    cells = hard_masks([merged[k] for k in order], (-(-h // 8), -(-w // 8)))
+    out = stylize(net, content, pictures, alpha=alpha, masks=cells, preserve_color=preserve_color)
+    if photo is None:
+        return out
+    return composite([out, content.to(out)], [1 - photo.to(out), photo.to(out)])
+
+
+def _stylize_all(
+    args, net, device, contents, styles, outputs, from_folders, regions, protected
+) -> int:
     """Stylise each content image; print one line each and a summary."""
     from stylelib.adain.networks import stylize
     from stylelib.images import load_image
+    from stylelib.masks import region_masks
 
     style_images = [load_image(p, size=args.style_size) for p in styles]
-    done, total = apply_each(
-        lambda image: stylize(
+
+    def one(image):
+        if regions is None:
+            return stylize(
+                net,
+                image,
+                style_images,
+                alpha=args.alpha,
+                style_weights=args.style_weights,
+                preserve_color=args.preserve_color,
+            )
+        weights = region_masks(regions.masks, tuple(image.shape[-2:]))
+        return stylize_regions(
             net,
             image,
             style_images,
+            weights,
+            regions.keys,
             alpha=args.alpha,
-            style_weights=args.style_weights,
             preserve_color=args.preserve_color,
-        ),
+        )
+
+    done, total = apply_each(
+        one,
         contents,
         outputs,
         from_folders,
         size=args.size,
         device=device,
         overwrite=args.overwrite,
-        protected=styles,
+        protected=protected,
     )
+    where = f" in {len(regions.masks)} regions" if regions else ""
     what = (
-        f"stylized {done} image(s) with {len(styles)} style(s), alpha {args.alpha:g}, on {device}"
+        f"stylized {done} image(s) with {len(styles)} style(s){where}, alpha {args.alpha:g}, "
+        f"on {device}"
     )
     report_each(what, done, len(contents), total)
     return 0
@@ -199,7 +347,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("content", metavar="CONTENT", help="a photo, or a folder of photos")
     s.add_argument(
-        "styles", nargs="+", metavar="STYLE", help="a painting; several are mixed (Sec. 7.3)"
+        "styles",
+        nargs="*",
+        metavar="STYLE",
+        help="a painting; several are mixed (Sec. 7.3); with --mask, optional (the masks name "
+        "their styles)",
     )
     add_output(s, "output file for one photo; a folder (made if missing) for a folder of photos")
     s.add_argument(
@@ -208,6 +360,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="W",
         help="one weight per style for the mix, e.g. 1 3 (rescaled to sum to 1; default equal)",
+    )
+    s.add_argument(
+        "--mask",
+        dest="masks",
+        action="append",
+        metavar="MASK:STYLE",
+        help="a region and its style, once per region (Sec. 7.3, spatial control): MASK an "
+        "image file (white, or a transparent layer's paint, = the region) or top, bottom, "
+        "left, right, centre, all, rest (what the other masks leave); STYLE a style image, "
+        "or none to keep the photo there. Soft or overlapping masks are shared out per pixel; "
+        "pixels no mask covers are refused (add --mask rest:none). Each feature cell (8 x 8 "
+        "px) takes the style of the region holding most of it; a none region gets the "
+        "photo's pixels back. Not with --style-weights",
     )
     s.add_argument(
         "--alpha",

@@ -182,7 +182,7 @@ def target(
     styles = list(style_feats) if not isinstance(style_feats, Tensor) else [style_feats]
     if not styles:
         raise ValueError("give at least one style feature map")
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     if masks is not None:
         if style_weights is not None:
             raise ValueError(
@@ -198,7 +198,8 @@ def target(
     return t if alpha == 1.0 else alpha * t + (1 - alpha) * content_feat
 
 
-def _check_alpha(alpha: object) -> float:
+def check_alpha(alpha: object) -> float:
+    """``alpha`` as a float, or one line saying it must be a number from 0 to 1."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
         raise ValueError(
             f"alpha must be a number from 0 (the content's own features) to 1 (the full "

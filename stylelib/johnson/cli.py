@@ -5,7 +5,9 @@ and its multi-style network (Dumoulin et al. 2017).
 photos and writes a checkpoint, or, given ``--styles``, one
 :class:`~stylelib.johnson.conditional.MultiStyleNet` to several; ``stylize`` runs a network
 on images, one forward pass each (a multi-style one in the style or mix ``--style``);
-``styles`` draws a contact sheet of a photo in every style of a multi-style network. All
+``--mask`` gives each region its own style or keeps the photo there, blended per pixel
+(:mod:`stylelib.johnson.masked`); ``styles`` draws a contact sheet of a photo in every style
+of a multi-style network. All
 report bad input as one line and exit status 2 (see :mod:`stylelib.cli`)::
 
     stylelib train mosaic --data coco/train2014 -o mosaic.pth
@@ -15,6 +17,8 @@ report bad input as one line and exit status 2 (see :mod:`stylelib.cli`)::
     stylelib train --styles a.jpg b.jpg c.jpg --data coco/train2014 -o abc.pth
     stylelib styles multistyle26 photo.jpg -o sheet.png
     stylelib stylize multistyle26 photo.jpg --style 3:0.5,12:0.5 -o mix.png
+    stylelib stylize multistyle26 photo.jpg --mask sky.png:7 --mask rest:none -o sky.png
+    stylelib stylize candy photo.jpg --mask centre --mask rest:none -o centre.png
 
 ``stylize`` also reads the PyTorch examples' published networks (``candy.pth`` ...), by path
 or, once installed (``stylelib models fetch candy``), by catalogue name, and the published
@@ -24,6 +28,7 @@ or, once installed (``stylelib models fetch candy``), by catalogue name, and the
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -225,12 +230,15 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     net = load_network(model, device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
-    stylize = _stylizer(net, args)  # refuses a missing or misplaced --style
+    if args.masks:
+        stylize, protected = _masked_stylizer(net, args)  # refuses a bad --mask
+    else:
+        stylize, protected = stylizer(net, args), []  # refuses a missing or misplaced --style
     with output_folder(outputs):  # only now that the model has loaded
-        return _stylize_all(args, stylize, device, inputs, outputs, from_folders)
+        return _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected)
 
 
-def _stylizer(net, args: argparse.Namespace):
+def stylizer(net, args: argparse.Namespace):
     """``image -> stylised image`` for ``net``: ``--style`` required by a multi-style
     network of several styles (checked here, against their number) and refused by a
     one-style TransformerNet."""
@@ -261,7 +269,73 @@ def _stylizer(net, args: argparse.Namespace):
     return lambda image: stylize_styles(net, image, style)
 
 
-def _stylize_all(args, stylize, device, inputs, outputs, from_folders) -> int:
+# A style in --mask: an index or a mix as --style takes it (7, 3:0.5,12:0.5), or none.
+_ONE = r"\d+\s*(?::\s*[-+.\deE]+)?"
+_STYLE_SPEC = re.compile(rf"\s*(?:none|{_ONE}(?:\s*,\s*{_ONE})*)\s*,?\s*", re.IGNORECASE)
+
+
+def parse_region(text: str, multistyle: bool) -> tuple[str, str | None]:
+    """``--mask MASK[:STYLE]`` of ``stylize`` as ``(mask, style)``; ``none`` gives None.
+
+    A mix holds colons itself (``sky.png:3:0.5,12:0.5``), so the text is split at the first
+    colon after which an index, a mix or ``none`` follows; an existing file is a mask as a
+    whole. A one-style network's mask needs no style (``sky.png``: its style, ``"0"``);
+    a multi-style network's does.
+    """
+    from stylelib.masks import MaskError
+
+    if not Path(text).expanduser().exists():
+        for i, char in enumerate(text):
+            if char == ":" and i > 0 and _STYLE_SPEC.fullmatch(text[i + 1 :]):
+                style = text[i + 1 :].strip()
+                return text[:i], None if style.lower() == "none" else style
+    mask, colon, style = text.rpartition(":")
+    if multistyle:
+        what = f"'{style}' is not an index or a mix" if colon and mask else "it names no style"
+        raise MaskError(
+            f"--mask {text!r}: {what}; a multi-style network needs one per region, e.g. --mask "
+            "sky.png:7, --mask sky.png:3:0.5,12:0.5, or MASK:none to keep the photo there"
+        )
+    if colon and mask and not Path(text).expanduser().exists():
+        from stylelib.masks import BUILT_INS
+
+        if mask.strip().lower() in BUILT_INS or Path(mask).expanduser().exists():
+            raise MaskError(
+                f"--mask {text!r}: a one-style network has no style {style!r} to choose; give "
+                f"--mask {mask} to stylise the region or --mask {mask}:none to keep the photo"
+            )
+    return text, "0"
+
+
+def _masked_stylizer(net, args: argparse.Namespace):
+    """``image -> stylised image`` with a style (or the photo) per ``--mask`` region, and the
+    mask files (never to be replaced); every flag checked before any output."""
+    from stylelib.johnson.conditional import MultiStyleNet
+    from stylelib.johnson.masked import region_keys, stylize_regions
+    from stylelib.masks import BUILT_INS, load_mask, region_masks
+
+    if args.style is not None:
+        raise ValueError(
+            "--style styles the whole picture and --mask gives each region its own style "
+            "(--mask sky.png:7); use one of them"
+        )
+    multi = isinstance(net, MultiStyleNet) and net.num_styles > 1
+    regions = [parse_region(text, multi) for text in args.masks]
+    specs, styles = [m for m, _ in regions], [s for _, s in regions]
+    region_keys(net, styles)  # a style out of range or a bad mix: one line, now
+    files = []
+    for text, spec in zip(args.masks, specs, strict=True):
+        if spec.strip().lower() not in BUILT_INS or Path(spec).expanduser().exists():
+            load_mask(spec, what=f"--mask {text!r}")  # missing or unreadable: said now
+            files.append(Path(spec).expanduser())
+
+    def stylize(image):
+        return stylize_regions(net, image, region_masks(specs, tuple(image.shape[-2:])), styles)
+
+    return stylize, files
+
+
+def _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected) -> int:
     """Stylise each input into its output; print one line each and a summary."""
     done, total = apply_each(
         stylize,
@@ -271,8 +345,10 @@ def _stylize_all(args, stylize, device, inputs, outputs, from_folders) -> int:
         size=args.size,
         device=device,
         overwrite=args.overwrite,
+        protected=protected,
     )
-    what = f"stylized {done} image(s) on {device}"
+    where = f" in {len(args.masks)} regions" if args.masks else ""
+    what = f"stylized {done} image(s){where} on {device}"
     report_each(what, done, len(inputs), total, of=" of network time", note=f", {args.precision}")
     return 0
 
@@ -353,8 +429,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--style",
         metavar="K|K:W,K:W",
-        help="multi-style networks only (required there): style K (0, 1, ...), or a mix of "
-        "styles with weights, e.g. 3:0.5,12:0.5 (divided by their sum)",
+        help="multi-style networks only (required there, unless --mask): style K (0, 1, ...), "
+        "or a mix of styles with weights, e.g. 3:0.5,12:0.5 (divided by their sum)",
+    )
+    s.add_argument(
+        "--mask",
+        dest="masks",
+        action="append",
+        metavar="MASK[:STYLE]",
+        help="a region and its style, once per region: MASK an image file (white, or a "
+        "transparent layer's paint, = the region) or top, bottom, left, right, centre, all, "
+        "rest (what the other masks leave); STYLE for a multi-style network an index or mix "
+        "as --style takes (sky.png:7, sky.png:3:0.5,12:0.5), none to keep the photo there; a "
+        "one-style network styles MASK (no STYLE) or keeps the photo (MASK:none). Each pixel "
+        "blends the regions' pictures by their masks (soft edges cross-fade, overlaps are "
+        "shared, uncovered pixels refused: add --mask rest:none); one pass per distinct "
+        "style. Not with --style",
     )
     add_device(s)
     add_precision(
