@@ -24,7 +24,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     losses, checkpoints, blocks, trainset, classify
     trainkit
     commands
-    gatys: config -> objective -> transfer -> explore |
+    gatys: config -> guided -> objective -> transfer -> explore |
         johnson: config -> network, conditional -> published, masked -> multistyle, train |
         superres: config, quality -> degrade, network -> train |
         adain: config, layer -> networks -> losses -> train
@@ -33,7 +33,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     gatys: cli | johnson: cli | superres: cli | adain: cli
     figures, diagrams
     demo, video
-    env
+    env, panelkit
     widgets, adain_panel, multistyle_panel, checks, course
     cli
 

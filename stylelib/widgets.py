@@ -45,22 +45,31 @@ from stylelib.figures import figure_png, image_png, plot_losses
 from stylelib.gatys.config import GatysConfig
 from stylelib.gatys.transfer import Result, level_steps, transfer
 from stylelib.images import load_image, save_image
-from stylelib.layers import block_of
 from stylelib.layers import layers as vgg_layers
+from stylelib.masks import NONE, REST
+from stylelib.panelkit import (
+    LABEL,
+    SHORT,
+    THUMBNAIL,
+    RegionPicker,
+    builtin_choices,
+    image_box,
+    is_file,
+    labelled,
+    layer_grid,
+    placeholder,
+    ticked,
+)
 from stylelib.presets import get as preset
 
-PRESET_LABELS = {
+PRESETLABELS = {
     "gatys2016": "Gatys 2016, the paper",
     "gatys2016-code": "the authors' code",
     "pytorch-tutorial": "the PyTorch tutorial",
 }
 # What a preset does not decide: the panel keeps these from the config it was given.
 _KEPT_FIELDS = ("arch", "weights", "device", "seed", "precision", "size", "steps")
-THUMBNAIL = 128  # px, long side of the content and style thumbnails
 PREVIEWS_PER_RUN = 20  # "preview every: auto" refreshes about this many times per run
-_LABEL_WIDTH = "120px"
-_LABEL = {"description_width": _LABEL_WIDTH}  # one label column, so the controls line up
-_SHORT = {"description_width": "60px"}
 
 
 def _start_sizes(device: torch.device) -> tuple[int, int, int, int]:
@@ -118,6 +127,7 @@ class ControlPanel:
         self._loaders: list[threading.Thread] = []
 
         self._build_images(content, style)
+        self.regions = RegionPicker(self._say)
         self._build_settings(largest, most)
         self._build_run(device)
         self._show_preset_values()
@@ -129,8 +139,8 @@ class ControlPanel:
 
     def _build_images(self, content, style) -> None:
         wide = w.Layout(width="380px")
-        self.content_picker = w.Dropdown(description="built-in", style=_SHORT, layout=wide)
-        self.style_picker = w.Dropdown(description="built-in", style=_SHORT, layout=wide)
+        self.content_picker = w.Dropdown(description="built-in", style=SHORT, layout=wide)
+        self.style_picker = w.Dropdown(description="built-in", style=SHORT, layout=wide)
         button = w.Layout(width="auto")
         self.content_upload = w.FileUpload(
             accept="image/*", description="your photo", layout=button
@@ -138,11 +148,11 @@ class ControlPanel:
         self.style_upload = w.FileUpload(
             accept="image/*", description="your painting", layout=button
         )
-        self.content_thumb = w.Image(value=_placeholder(3, 2), layout=_box(THUMBNAIL))
-        self.style_thumb = w.Image(value=_placeholder(1, 1), layout=_box(THUMBNAIL))
+        self.content_thumb = w.Image(value=placeholder(3, 2), layout=image_box(THUMBNAIL))
+        self.style_thumb = w.Image(value=placeholder(1, 1), layout=image_box(THUMBNAIL))
         for side, spec in (("content", content), ("style", style)):
             picker, upload = self._picker(side), getattr(self, f"{side}_upload")
-            picker.options = _builtin_choices(side)
+            picker.options = builtin_choices(side)
             picker.value = self._choice(side, spec)
             picker.observe(lambda _, s=side: self._load_thumbnail(s), names="value")
             upload.observe(lambda change, s=side: self._on_upload(s, change["new"]), names="value")
@@ -152,7 +162,7 @@ class ControlPanel:
         layer_box = {"indent": False, "layout": w.Layout(width="88px")}
         self.content_layers = {n: w.Checkbox(description=n, **layer_box) for n in names}
         self.style_layers = {n: w.Checkbox(description=n, **layer_box) for n in names}
-        log = {"style": _LABEL, "layout": w.Layout(width="440px"), "readout_format": ".3g"}
+        log = {"style": LABEL, "layout": w.Layout(width="440px"), "readout_format": ".3g"}
         # Ranges for Gatys' normalisation (Eqs. 1-5); the code preset's weights are 1 and 1.
         # The values are where a slider starts when its weight is switched on.
         self.content_weight = w.FloatLogSlider(
@@ -169,17 +179,17 @@ class ControlPanel:
             on.observe(lambda _, o=on, s=slider: setattr(s, "disabled", not o.value), "value")
             for widget in (on, slider):
                 widget.observe(lambda _: self._show_ratio(), names="value")
-        match = next((n for n in PRESET_LABELS if self._preset_config(n) == self._given), None)
-        choices = [(label, name) for name, label in PRESET_LABELS.items()]
+        match = next((n for n in PRESETLABELS if self._preset_config(n) == self._given), None)
+        choices = [(label, name) for name, label in PRESETLABELS.items()]
         self.preset_picker = w.Dropdown(
             description="preset",
             options=choices if match else [("as given in the notebook", ""), *choices],
             value=match or "",
-            style=_LABEL,
+            style=LABEL,
             layout=w.Layout(width="440px"),
         )
         self.preset_picker.observe(lambda _: self._on_preset(), names="value")
-        slider = {"style": _LABEL, "layout": w.Layout(width="440px")}
+        slider = {"style": LABEL, "layout": w.Layout(width="440px")}
         self.size = w.IntSlider(
             description="size (long side)", min=32, max=largest, step=16, **slider
         )
@@ -197,7 +207,7 @@ class ControlPanel:
         self.preview_every = w.Dropdown(
             description="preview every",
             options=[("auto", 0), ("step", 1), ("5 steps", 5), ("10 steps", 10), ("50 steps", 50)],
-            style=_LABEL,
+            style=LABEL,
         )
 
     def _build_run(self, device: torch.device) -> None:
@@ -212,12 +222,12 @@ class ControlPanel:
         self.run_button = w.Button(description="Run", icon="play", button_style="success")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
         self.save_button = w.Button(description="Save", icon="save")
-        self.save_name = w.Text(value="stylized.png", description="file name", style=_LABEL)
+        self.save_name = w.Text(value="stylized.png", description="file name", style=LABEL)
         self.status = w.HTML("Choose the images and the settings, then press Run.")
         self.status.add_class("stylelib-status")
-        self.preview = w.Image(value=_placeholder(1, 1), layout=_box(320))
+        self.preview = w.Image(value=placeholder(1, 1), layout=image_box(320))
         self.preview.add_class("stylelib-preview")
-        self.loss_plot = w.Image(value=_placeholder(5, 3), layout=_box(480, 288))
+        self.loss_plot = w.Image(value=placeholder(5, 3), layout=image_box(480, 288))
         self.loss_plot.add_class("stylelib-losses")
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
@@ -231,16 +241,17 @@ class ControlPanel:
         style = w.HBox([self.style_thumb, self.style_upload])
         layers = [
             w.HTML("<b>Content layers</b> (the paper's conv4_2 is relu4_2 here)"),
-            _layer_grid(self.content_layers),
+            layer_grid(self.content_layers),
             w.HTML("<b>Style layers</b> (the paper: relu1_1 … relu5_1, equal weights)"),
-            _layer_grid(self.style_layers),
+            layer_grid(self.style_layers),
         ]
         toggles = {"optimizer": self.optimizer, "start from": self.init, "pooling": self.pooling}
         pages = {
             "Loss weights": [*(w.HBox([s, on]) for on, s in self._weight_rows()), self.ratio],
             "Layers": layers,
-            "Optimisation": [self.size, self.steps, *map(_labelled, toggles, toggles.values())],
-            "Colour & preview": [_labelled("keep colours", self.color), self.preview_every],
+            "Optimisation": [self.size, self.steps, *map(labelled, toggles, toggles.values())],
+            "Colour & preview": [labelled("keep colours", self.color), self.preview_every],
+            "Regions": self.regions.rows(),
         }
         panel = w.VBox(
             [
@@ -269,10 +280,10 @@ class ControlPanel:
 
         Raises ValueError (one line) for values no config accepts, e.g. no layer ticked.
         """
-        style_layers = _ticked(self.style_layers)
+        style_layers = ticked(self.style_layers)
         return replace(
             self._base,
-            content_layers=_ticked(self.content_layers),
+            content_layers=ticked(self.content_layers),
             style_layers=style_layers,
             style_layer_weights=style_layer_weights(self._base, style_layers),
             content_weight=self.content_weight.value if self.content_on.value else 0.0,
@@ -372,13 +383,17 @@ class ControlPanel:
         chosen, source = picker.value, self._source(side)
 
         def load() -> None:
+            image = None
             try:
-                png = image_png(data.resolve_image(source, size=THUMBNAIL))
+                image = data.resolve_image(source, size=THUMBNAIL)
+                png = image_png(image)
             except Exception as e:  # DataUnavailable, a bad file: one line, no traceback
-                png = _placeholder(1, 1)
+                png = placeholder(1, 1)
                 self._say(f"{side} image: {one_line(e, with_type=True)}", error=True)
             if picker.value == chosen:  # the student may have picked another one meanwhile
                 thumb.value = png
+                if side == "content":
+                    self.regions.show(image)
 
         loader = threading.Thread(target=load, daemon=True, name=f"stylelib-{side}-thumbnail")
         self._loaders = [t for t in self._loaders if t.is_alive()] + [loader]
@@ -401,15 +416,24 @@ class ControlPanel:
             if self._busy:
                 return False
             try:
-                job = _Job(self.config(), self._source("content"), self._source("style"))
+                job = _Job(
+                    self.config(),
+                    self._source("content"),
+                    self._source("style"),
+                    self.regions.mask(),
+                    self.regions.rest.value,
+                )
             except (ValueError, StylelibError) as e:
                 self._say(one_line(e, with_type=True), error=True)
                 return False
             self._busy = True
             self._stop.clear()
             self._show_running(True)
-        self._last_inputs = [s for s in (job.content, job.style) if _is_file(s)]
-        self._say(f"starting: {job.config.size} px, {job.total_steps} steps …")
+        self._last_inputs = [s for s in (job.content, job.style) if is_file(s)]
+        start = f"starting: {job.config.size} px, {job.total_steps} steps …"
+        if job.mask is not None and job.rest == NONE and job.config.init == "noise":
+            start += " (the photo's region starts from noise: start from content to keep it)"
+        self._say(start)
         every = self.preview_every.value or max(1, round(job.total_steps / PREVIEWS_PER_RUN))
         self._worker = threading.Thread(
             target=self._work, args=(job, every), daemon=True, name="stylelib-panel-run"
@@ -451,7 +475,13 @@ class ControlPanel:
                     )
                 return self._stop.is_set()
 
-            result = transfer(content, style, job.config, callback=callback, progress=False)
+            styles, regions = style, {}
+            if job.mask is not None:  # spatial control: the style in the mask, the rest
+                rest = None if job.rest == NONE else data.resolve_image(job.rest, job.config.size)
+                styles, regions = [style, rest], {"masks": [job.mask, REST]}
+            result = transfer(
+                content, styles, job.config, callback=callback, progress=False, **regions
+            )
             self.result = result
             self._show(result.image, result.history)
             best = min((r["loss"] for r in result.history), default=float("nan"))
@@ -493,7 +523,7 @@ class ControlPanel:
         if self.result is None:
             self._say("nothing to save yet: press Run first", error=True)
             return None
-        chosen = [s for s in map(self._source, ("content", "style")) if _is_file(s)]
+        chosen = [s for s in map(self._source, ("content", "style")) if is_file(s)]
         path = Path(path or self.save_name.value).expanduser()
         try:
             ours = path.resolve() in self._written
@@ -529,64 +559,12 @@ class _Job:
     config: GatysConfig
     content: object
     style: object
+    mask: object = None  # the style's region (spatial control); None: everywhere
+    rest: object = NONE  # the rest's style, or "none": the photo
 
     @property
     def total_steps(self) -> int:
         return sum(level_steps(self.config))
 
 
-# ---------------------------------------------------------------------- small helpers
-
-
-def _builtin_choices(side: str) -> list[tuple[str, str]]:
-    """Dropdown entries: the likely images first (photos for content, paintings for style)."""
-    names = data.image_names()
-    photos = [(f"{n} (photo)", n) for n in names["content"]]
-    drawn = [(f"{n} (drawn by stylelib)", n) for n in names["procedural"]]
-    works = [(f"{data.ARTWORKS[n].title} (downloads once)", n) for n in names["artworks"]]
-    return photos + works + drawn if side == "content" else drawn + works + photos
-
-
-def _layer_grid(boxes: dict[str, w.Checkbox]) -> w.VBox:
-    """One row of checkboxes per VGG block."""
-    rows: dict[int, list] = {}
-    for name, box in boxes.items():
-        rows.setdefault(block_of(name), []).append(box)
-    return w.VBox(
-        [
-            w.HBox([w.HTML(f"block {b}", layout=w.Layout(width="60px")), *row])
-            for b, row in rows.items()
-        ]
-    )
-
-
-def _labelled(text: str, widget: w.Widget) -> w.HBox:
-    """``widget`` behind a label as wide as the descriptions, so that rows line up."""
-    style = "text-align: right; padding-right: 8px"
-    label = w.HTML(f'<div style="{style}">{text}</div>', layout=w.Layout(width=_LABEL_WIDTH))
-    return w.HBox([label, widget])
-
-
-def _ticked(boxes: dict[str, w.Checkbox]) -> tuple[str, ...]:
-    return tuple(name for name, box in boxes.items() if box.value)
-
-
-def _is_file(source) -> bool:
-    return isinstance(source, (str, Path)) and Path(source).expanduser().is_file()
-
-
-def _box(width: int, height: int | None = None) -> w.Layout:
-    height = height or width
-    return w.Layout(
-        width=f"{width}px", height=f"{height}px", object_fit="contain", object_position="left top"
-    )
-
-
-def _placeholder(width: int, height: int) -> bytes:
-    """A light grey PNG with the given aspect ratio, until there is something to show."""
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (16 * width, 16 * height), (240, 240, 240)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-__all__ = ["ControlPanel", "control_panel", "PRESET_LABELS"]
+__all__ = ["ControlPanel", "control_panel", "PRESETLABELS"]

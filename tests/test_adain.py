@@ -156,6 +156,9 @@ def test_adain_gradcheck_float64():
     assert torch.autograd.gradcheck(
         lambda a, b, c: target(a, [b, c], masks=[m, 1 - m], alpha=0.7), (x, y[:1], y2)
     )
+    assert torch.autograd.gradcheck(
+        lambda a, b: target(a, [b, None], masks=[m, 1 - m], alpha=0.7), (x, y[:1])
+    )
 
 
 def test_adain_refuses_features_that_do_not_fit():
@@ -223,6 +226,34 @@ def test_masks_must_be_a_partition_of_zeros_and_ones():
         target(x, [y, y], masks=[m])
     with pytest.raises(ValueError, match="not both"):
         target(x, [y, y], masks=[m, 1 - m], style_weights=[1, 1])
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.6, 0.0])
+def test_a_none_region_keeps_the_contents_features_exactly(alpha):
+    """left: a style, right: None. The right is f(c) bit for bit at any alpha (no α·f(c) +
+    (1 − α)·f(c) rounding); the left is what it is with any style on the right, and Eq. 8
+    written out in float64 on the left columns alone (their statistics are the region's)."""
+    x = randn(1, 3, 6, 8, seed=30)
+    y, other = randn(1, 3, 5, 5, seed=31) * 2 + 1, randn(1, 3, 4, 4, seed=32)
+    m = torch.zeros(6, 8)
+    m[:, :3] = 1
+    out = target(x, [y, None], masks=[m, 1 - m], alpha=alpha)
+    assert torch.equal(out[..., 3:], x[..., 3:])
+    styled = target(x, [y, other], masks=[m, 1 - m], alpha=alpha)
+    assert torch.equal(out[..., :3], styled[..., :3])
+    by_hand = alpha * adain_by_hand(x[..., :3], y) + (1 - alpha) * x[..., :3].double()
+    assert torch.allclose(out[..., :3].double(), by_hand, atol=1e-5)
+    assert torch.equal(target(x, [None, None], masks=[m, 1 - m], alpha=alpha), x)
+
+
+def test_a_none_style_without_masks_is_refused_in_one_line():
+    x, y = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4)
+    for styles in ([None], [y, None]):
+        with pytest.raises(ValueError, match="needs masks=") as err:
+            target(x, styles)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="needs masks="):
+        target(x, [y, None], style_weights=[1, 1])
 
 
 # --- layouts and files ----------------------------------------------------------------------------

@@ -5,8 +5,9 @@ written.
 In-process through ``stylelib.cli.main`` on the other CLI tests' synthetic networks: AdaIN
 files in the port's layout (test_cli_adain's seeded tensors), a seeded 3-style
 MultiStyleNet and a seeded one-style TransformerNet. Oracles: ``stylize(..., masks=)`` with
-masks drawn by hand at the feature size, ``stylize_styles``/``stylize_image`` on the whole
-photo, and the photo's own pixels (a PNG of a PNG keeps them exactly).
+masks drawn by hand at the feature size, the library's ``stylize(..., regions=)`` (what the
+command must call), ``stylize_styles``/``stylize_image`` on the whole photo, and the photo's
+own pixels (a PNG of a PNG keeps them exactly).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from stylelib.images import load_image, save_image
 from stylelib.johnson.conditional import stylize_styles
 from stylelib.johnson.multistyle import load_multistyle, save_multistyle
 from stylelib.johnson.network import TransformerNet, save_transformer, stylize_image
+from stylelib.masks import region_masks
 
 PIXEL = 1 / 255
 
@@ -96,6 +98,9 @@ def test_adain_masks_equal_the_python_api_and_name_styles_by_file(files, images,
     left = (torch.arange(6) < 3).float().expand(1, 1, 5, 6)
     expected = stylize(net, load_image(photo), styles, masks=[left, 1 - left], alpha=0.9)
     assert (load_image(out) - expected).abs().max() <= PIXEL / 2 + 1e-6
+    regions = region_masks(["left", "rest"], (40, 48))
+    library = stylize(net, load_image(photo), styles, regions=regions, alpha=0.9)
+    assert (load_image(out) - library).abs().max() <= PIXEL / 2 + 1e-6
 
 
 def test_adain_none_keeps_the_photo_and_a_full_mask_is_plain_adain(files, images, tmp_path, capsys):  # noqa: F811
@@ -108,6 +113,11 @@ def test_adain_none_keeps_the_photo_and_a_full_mask_is_plain_adain(files, images
     assert code == 0, err
     assert torch.equal(load_image(kept)[..., 24:], load_image(photo)[..., 24:])
     assert not torch.equal(load_image(kept)[..., :24], load_image(photo)[..., :24])
+    net = load_network(files / "decoder.pth", files / "vgg_normalised.pth")
+    regions = region_masks(["left", "rest"], (40, 48))
+    dots = load_image(images / "dots.png", size=48)
+    library = stylize(net, load_image(photo), [dots, None], regions=regions)
+    assert (load_image(kept) - library).abs().max() <= PIXEL / 2 + 1e-6
     full, plain = tmp_path / "full.png", tmp_path / "plain.png"
     code, _, err = adain(capsys, files, photo, "--mask", f"all:{images / 'dots.png'}", "-o", full)
     assert code == 0, err

@@ -1,11 +1,13 @@
 """Styles by region: stylelib.composite, stylelib.johnson.masked and AdaIN's regions
-(stylelib.adain.cli.stylize_regions), in Python.
+(``stylelib.adain.networks.stylize(..., regions=)``), in Python.
 
 Oracles: the single-style output of the same network (a region of weight 1 must be exactly
 it, bit for bit), the photo's own pixels (a ``none`` region), Σ_r m_r · y_r written out as a
-float64 loop, cell averages and argmax written out by hand (hard masks), AdaIN's own
-``stylize(..., masks=)`` on masks drawn by hand at the feature size, and a count of forward
-passes. Seeded random networks at 32-48 px; what a trained network makes of it is not checked.
+float64 loop, cell averages and argmax written out by hand (hard masks), AdaIN by region
+composed here step by step (encode, per-region statistics from ``masked_mean_std``, Eq. 8,
+decode, the photo blended back), AdaIN's own ``stylize(..., masks=)`` on masks drawn by hand
+at the feature size, and a count of forward passes. Seeded random networks at 32-48 px; what
+a trained network makes of it is not checked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import warnings
 import pytest
 import torch
 
-from stylelib.adain.cli import stylize_regions as adain_regions
+from stylelib.adain.layer import masked_mean_std
 from stylelib.adain.networks import AdaINNet, Decoder, Encoder, stylize
 from stylelib.composite import check_weights, composite, composite_regions, hard_masks
 from stylelib.johnson.conditional import MultiStyleNet, StyleWeightsError, stylize_styles
@@ -57,9 +59,21 @@ def multi():
 
 @pytest.fixture(scope="module")
 def adain_net():
+    """Random weights that answer: PyTorch's default decoder makes ~0.01 from its biases
+    whatever the features, which clamping to [0, 1] then hides. He-scaled weights (x sqrt(6)
+    on the default bound), no biases, and a last layer that lands near 0.5 ± 0.2 make the
+    output a function of the features, in range (a 0.1 % change of them moves it ~4e-4)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # random weights, on purpose
-        return AdaINNet(Encoder.from_vgg("random", normalize=False), Decoder(seed=0)).eval()
+        net = AdaINNet(Encoder.from_vgg("random"), Decoder(seed=0)).eval()
+    convs = [m for m in net.decoder if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        for conv in convs:
+            conv.weight.mul_(6**0.5)
+            conv.bias.zero_()
+        convs[-1].weight.mul_(0.05)
+        convs[-1].bias.fill_(0.65)
+    return net
 
 
 # --- composite --------------------------------------------------------------------------------
@@ -212,12 +226,40 @@ def test_styles_out_of_range_or_too_few_are_refused(multi):
 # --- AdaIN by region --------------------------------------------------------------------------
 
 
+def adain_by_region(net, photo, styles, cells, weights=None, alpha=1.0):
+    """AdaIN by region written out: encode; each region's content statistics over its cells
+    (masked_mean_std), its style's over the whole style image, Eq. 8 there; a None region
+    keeps f(c); Eq. 14; decode, crop, clamp; then a None region's soft weight m blends the
+    photo back, (1 - m) * decoded + m * photo."""
+    with torch.no_grad():
+        x = net.encoder(photo)
+        t = torch.zeros_like(x)
+        for style, m in zip(styles, cells, strict=True):
+            if style is None:
+                t = t + m * x
+                continue
+            y = net.encoder(style)
+            c_mean, c_std = masked_mean_std(x, m)
+            s_mean, s_std = masked_mean_std(y, torch.ones_like(y[:, :1]))
+            adain = s_std * (x - c_mean) / c_std + s_mean
+            t = t + m * (alpha * adain + (1 - alpha) * x)
+        out = net.decoder(t)[..., : photo.shape[-2], : photo.shape[-1]].clamp(0, 1)
+    for style, m in zip(styles, weights or [], strict=False):
+        if style is None:
+            out = (1 - m) * out + m * photo
+    return out
+
+
 def test_adain_one_region_is_exactly_plain_adain(adain_net):
     photo, style = rand(1, 3, 40, 48, seed=15), rand(1, 3, 48, 48, seed=16)
-    out = adain_regions(adain_net, photo, [style], region_masks(["all"], (40, 48)), [0])
+    whole = region_masks(["all"], (40, 48))
+    out = stylize(adain_net, photo, [style], regions=whole, alpha=0.7)
+    assert torch.equal(out, stylize(adain_net, photo, style, alpha=0.7))
+    assert torch.equal(stylize(adain_net, photo, [None], regions=whole), photo)
+    # a region with no weight anywhere is dropped: the rest is one region
+    empty = torch.zeros_like(whole[0])
+    out = stylize(adain_net, photo, [None, style], regions=[empty, whole[0]])
     assert torch.equal(out, stylize(adain_net, photo, style))
-    kept = adain_regions(adain_net, photo, [style], region_masks(["all"], (40, 48)), [None])
-    assert torch.equal(kept, photo)
 
 
 def test_adain_regions_are_per_region_adain_on_cells_drawn_by_hand(adain_net):
@@ -225,20 +267,75 @@ def test_adain_regions_are_per_region_adain_on_cells_drawn_by_hand(adain_net):
     photo = rand(1, 3, 40, 48, seed=17)
     a, b = rand(1, 3, 40, 40, seed=18), rand(1, 3, 32, 48, seed=19) * 0.5
     weights = region_masks(["left", "right"], (40, 48))
-    out = adain_regions(adain_net, photo, [a, b], weights, [0, 1], alpha=0.8)
+    out = stylize(adain_net, photo, [a, b], regions=weights, alpha=0.8)
     left = (torch.arange(6) < 3).float().expand(1, 1, 5, 6)
-    expected = stylize(adain_net, photo, [a, b], masks=[left, 1 - left], alpha=0.8)
-    assert torch.equal(out, expected)
-    # the same style twice is one region (its statistics pooled), not two
-    twice = adain_regions(adain_net, photo, [a], region_masks(["left", "right"], (40, 48)), [0, 0])
-    assert torch.equal(twice, stylize(adain_net, photo, a, alpha=1.0))
+    assert torch.equal(out, stylize(adain_net, photo, [a, b], masks=[left, 1 - left], alpha=0.8))
+    by_hand = adain_by_region(adain_net, photo, [a, b], [left, 1 - left], alpha=0.8)
+    assert torch.allclose(out, by_hand, atol=1e-5)
+    # hard masks with None: the photo's features there, decoded (no pixels put back)
+    kept = stylize(adain_net, photo, [a, None], masks=[left, 1 - left], alpha=0.8)
+    by_hand = adain_by_region(adain_net, photo, [a, None], [left, 1 - left], alpha=0.8)
+    assert torch.allclose(kept, by_hand, atol=1e-5)
+    # the same style twice (the same tensor, or an equal one) is one region, its statistics
+    # pooled: the unmasked stylize, not two halves
+    for twin in (a, a.clone()):
+        twice = stylize(adain_net, photo, [a, twin], regions=weights)
+        assert torch.equal(twice, stylize(adain_net, photo, a))
+
+
+def test_adain_soft_regions_and_none_equal_the_composition_written_out(adain_net):
+    """Three soft overlapping regions (A, B, the photo) on a 41 x 50 photo (relu4_1 is 6 x 7,
+    ceil-mode pooling): cells by majority at the encoder's output size, one decoder pass,
+    the photo blended back by its soft weight."""
+    photo = rand(1, 3, 41, 50, seed=22)
+    a, b = rand(1, 3, 40, 40, seed=23), rand(1, 3, 32, 48, seed=24) * 0.5
+    weights = soft_masks(41, 50, seed=25)
+    out = stylize(adain_net, photo, [a, b, None], regions=weights, alpha=0.9)
+    cells = hard_masks(weights, (6, 7))
+    assert all(bool(c.any()) for c in cells)  # each region holds some cells
+    expected = adain_by_region(adain_net, photo, [a, b, None], cells, weights, alpha=0.9)
+    assert torch.allclose(out, expected, atol=1e-5)
 
 
 def test_adain_none_region_gets_the_photos_pixels_back(adain_net):
-    photo, style = rand(1, 3, 40, 48, seed=20), rand(1, 3, 48, 48, seed=21)
-    left, rest = region_masks(["left", "rest"], (40, 48))
-    out = adain_regions(adain_net, photo, [style], [left, rest], [0, None])
-    cells = (torch.arange(6) < 3).float().expand(1, 1, 5, 6)
-    decoded = stylize(adain_net, photo, [style, photo], masks=[cells, 1 - cells])
+    photo, style = rand(1, 3, 40, 47, seed=20), rand(1, 3, 48, 48, seed=21)
+    left, rest = region_masks(["left", "rest"], (40, 47))  # odd width: column 23 is shared
+    out = stylize(adain_net, photo, [style, None], regions=[left, rest])
     assert torch.equal(out[..., 24:], photo[..., 24:])
-    assert torch.equal(out[..., :24], decoded[..., :24])
+    cells = hard_masks([left, rest], (5, 6))
+    expected = adain_by_region(adain_net, photo, [style, None], cells, [left, rest])
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert not torch.allclose(out[..., :23], photo[..., :23], atol=1e-2)
+
+
+def test_adain_none_region_encodes_no_stand_in_style(adain_net, monkeypatch):
+    """The photo is encoded once, each distinct style once, a None region not at all."""
+    photo, style = rand(1, 3, 40, 48, seed=26), rand(1, 3, 32, 32, seed=27)
+    calls = []
+    forward = Encoder.forward
+
+    def counted(self, image):
+        calls.append(tuple(image.shape[-2:]))
+        return forward(self, image)
+
+    monkeypatch.setattr(Encoder, "forward", counted)
+    weights = region_masks(["top", "left", "rest"], (40, 48))
+    stylize(adain_net, photo, [style, style, None], regions=weights)
+    assert sorted(calls) == [(32, 32), (40, 48)]
+
+
+def test_adain_regions_refuse_what_does_not_fit(adain_net):
+    photo, style = rand(1, 3, 40, 48, seed=28), rand(1, 3, 32, 32, seed=29)
+    left, rest = region_masks(["left", "rest"], (40, 48))
+    cases = [
+        (([style, None],), {}, "needs regions="),
+        (([style, None],), {"regions": [left, rest], "masks": [left, rest]}, "not both"),
+        (([style],), {"regions": [left, rest]}, "1 styles for 2 regions"),
+        (([style, style],), {"regions": [left, rest], "style_weights": [1, 1]}, "not both"),
+        (([style, None],), {"regions": [left[..., :20], rest[..., :20]]}, "different sizes"),
+        (([style, None],), {"regions": [left, left]}, "sum to 1"),
+    ]
+    for args, kwargs, fragment in cases:
+        with pytest.raises(ValueError, match=fragment) as err:
+            stylize(adain_net, photo, *args, **kwargs)
+        assert "\n" not in str(err.value), fragment

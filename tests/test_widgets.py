@@ -6,12 +6,15 @@ shows is checked by tests/test_browser.py.
 
 from __future__ import annotations
 
+import io
 import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from stylelib import data, widgets
 from stylelib.errors import LayerError
@@ -282,3 +285,47 @@ def test_save_writes_png_and_refuses_inputs(config, tmp_path):
     assert photo.read_bytes() == before
     panel.save_name.value = str(tmp_path / "no_folder" / "out.png")
     assert panel.save() is None and "does not exist" in panel.status.value
+
+
+def test_a_region_runs_spatial_control_with_the_rest_as_the_photo(panel, monkeypatch):
+    """The Regions tab turns into transfer(content, [style, None], masks=[mask, "rest"])."""
+    seen = []
+    real = gatys_transfer.transfer
+
+    def spy(content, style, config, **kwargs):
+        seen.append((style, kwargs.get("masks")))
+        return real(content, style, config, **kwargs)
+
+    monkeypatch.setattr(widgets, "transfer", spy)
+    panel.regions.region.value = "left"
+    assert panel.run() and panel.wait(TIMEOUT)
+    ((styles, masks),) = seen
+    assert masks == ["left", "rest"] and len(styles) == 2 and styles[1] is None
+    assert panel.result.stopped == "finished", panel.status.value
+    panel.regions.rest.value = "mosaic"
+    panel.regions.region.value = ""  # everywhere: no masks at all
+    assert panel.run() and panel.wait(TIMEOUT)
+    assert seen[-1][1] is None and not isinstance(seen[-1][0], list)
+
+
+def test_the_region_thumbnail_dims_the_photo_outside_the_mask(panel, tmp_path):
+    assert panel.wait(TIMEOUT)  # the content thumbnail has loaded
+    before = panel.regions.thumb.value
+    panel.regions.region.value = "top"
+    assert panel.regions.thumb.value != before
+    png = Image.open(io.BytesIO(panel.regions.thumb.value)).convert("L")
+    pixels = np.asarray(png, dtype=float)
+    top, bottom = pixels[: pixels.shape[0] // 2 - 2], pixels[pixels.shape[0] // 2 + 2 :]
+    assert bottom.mean() < 0.5 * top.mean()  # dimmed to a quarter where the mask is 0
+
+
+def test_an_uploaded_mask_becomes_the_region(panel):
+    buffer = io.BytesIO()
+    array = np.zeros((30, 45), dtype=np.uint8)
+    array[:, :20] = 255
+    Image.fromarray(array).save(buffer, format="PNG")
+    panel.regions.upload.value = uploaded("sky.png", buffer.getvalue())
+    assert panel.regions.region.label == "uploaded: sky.png"
+    assert np.array_equal(panel.regions.mask(), array)
+    panel.regions.upload.value = uploaded("notes.png", b"not an image")
+    assert "cannot read notes.png" in panel.status.value

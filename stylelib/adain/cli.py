@@ -4,10 +4,11 @@
 AdaIN layer of :mod:`stylelib.adain` between the VGG-19 encoder and a trained decoder. Several
 styles are mixed with ``--style-weights``, ``--alpha`` trades content for style (Eq. 14),
 ``--preserve-color`` keeps the photo's colours, ``--mask`` gives each region its own style
-(Sec. 7.3, spatial control; :func:`stylize_regions`). ``train-adain`` trains that decoder on a
-folder of photos and a folder of paintings. The conventions are ``stylize``'s and ``train``'s
-(:mod:`stylelib.johnson.cli`): outputs never replace inputs or existing files without
-``--overwrite``, ``--resume``, torchrun, one line and exit status 2 for bad input::
+(Sec. 7.3, spatial control; :func:`stylelib.adain.networks.stylize` with ``regions=``).
+``train-adain`` trains that decoder on a folder of photos and a folder of paintings. The
+conventions are ``stylize``'s and ``train``'s (:mod:`stylelib.johnson.cli`): outputs never
+replace inputs or existing files without ``--overwrite``, ``--resume``, torchrun, one line and
+exit status 2 for bad input::
 
     stylelib adain photo.jpg painting.jpg -o out.png --alpha 0.8
     stylelib adain photo.jpg a.jpg b.jpg --style-weights 1 3 -o mix.png
@@ -24,7 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from stylelib.adain.config import CHECKPOINT, PRESETS, AdaINConfig
 from stylelib.commands import (
@@ -44,9 +45,6 @@ from stylelib.commands import (
     training_options,
 )
 from stylelib.presets import get as preset
-
-if TYPE_CHECKING:
-    from torch import Tensor
 
 # --- stylelib adain -------------------------------------------------------------------------
 
@@ -177,61 +175,6 @@ def _same_file(a: str, b: str) -> bool:
     return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
-def stylize_regions(
-    net,
-    content: Tensor,
-    styles: list[Tensor],
-    weights: list[Tensor],
-    keys: list[int | None],
-    *,
-    alpha: float = 1.0,
-    preserve_color: bool = False,
-) -> Tensor:
-    """AdaIN by region (Huang & Belongie 2017, Sec. 7.3, spatial control), soft masks allowed.
-
-    Regions with the same style are one region. The feature map (relu4_1, 1/8 of the photo
-    per side: three ceil-mode poolings) is split among the styles by
-    :func:`stylelib.composite.hard_masks` (each cell to the region holding most of it), and
-    :func:`stylelib.adain.networks.stylize` gives each part AdaIN with its style's statistics
-    and its own content statistics, one decoder pass in all. A region kept as the photo
-    (key None) takes the photo itself as its "style" there (its features renormalised to the
-    photo's own statistics, near the photo's) and then gets the photo's pixels back, blended
-    by its soft weight at full resolution: out = (1 − m) · decoded + m · photo. So a ``none``
-    region is exactly the photo wherever its weight is 1.
-
-    Args:
-        net: an :class:`~stylelib.adain.networks.AdaINNet`.
-        content: ``(1, 3, H, W)`` in [0, 1].
-        styles: style images, indexed by ``keys``.
-        weights: one weight ``(1, 1, H, W)`` per region, summing to 1 at every pixel
-            (:func:`stylelib.masks.region_masks`).
-        keys: each region's style (an index into ``styles``), or None for the photo.
-        alpha, preserve_color: as :func:`stylelib.adain.networks.stylize` takes them.
-
-    Returns:
-        ``(1, 3, H, W)`` in [0, 1]; with one region only, exactly ``stylize`` without masks.
-    """
-    from stylelib.adain.networks import stylize
-    from stylelib.composite import check_weights, composite, hard_masks
-
-    merged: dict[int | None, Tensor] = {}
-    for key, m in zip(keys, check_weights(weights, content.shape[-2:]), strict=True):
-        merged[key] = merged[key] + m if key in merged else m
-    order = [k for k in merged if bool((merged[k] > 0).any())]
-    photo = merged[None] if None in order else None
-    if order == [None]:
-        return content.float().clone()
-    pictures = [content if k is None else styles[k] for k in order]
-    if len(order) == 1:
-        return stylize(net, content, pictures, alpha=alpha, preserve_color=preserve_color)
-    h, w = content.shape[-2:]
-    cells = hard_masks([merged[k] for k in order], (-(-h // 8), -(-w // 8)))
-    out = stylize(net, content, pictures, alpha=alpha, masks=cells, preserve_color=preserve_color)
-    if photo is None:
-        return out
-    return composite([out, content.to(out)], [1 - photo.to(out), photo.to(out)])
-
-
 def _stylize_all(
     args, net, device, contents, styles, outputs, from_folders, regions, protected
 ) -> int:
@@ -252,14 +195,12 @@ def _stylize_all(
                 style_weights=args.style_weights,
                 preserve_color=args.preserve_color,
             )
-        weights = region_masks(regions.masks, tuple(image.shape[-2:]))
-        return stylize_regions(
+        return stylize(  # one style (None: the photo) and one soft weight per region
             net,
             image,
-            style_images,
-            weights,
-            regions.keys,
+            [None if k is None else style_images[k] for k in regions.keys],
             alpha=args.alpha,
+            regions=region_masks(regions.masks, tuple(image.shape[-2:])),
             preserve_color=args.preserve_color,
         )
 

@@ -150,7 +150,7 @@ def masked_mean_std(
 
 def target(
     content_feat: Tensor,
-    style_feats: Sequence[Tensor],
+    style_feats: Sequence[Tensor | None],
     *,
     alpha: float = 1.0,
     style_weights: Sequence[float] | None = None,
@@ -166,36 +166,59 @@ def target(
       :func:`stylelib.blend.blend_weights` (default: equal);
     - ``masks``, one per style (spatial control): each region of the content gets AdaIN with
       its style's statistics and the statistics of the content *in that region*;
+    - a style of ``None`` with ``masks`` (this library's addition, not the paper's): its
+      region keeps the content's own features, t = f(c) there exactly, as if α were 0 in that
+      region alone; the other regions are as without it. No style image needs encoding for a
+      region left as the photo;
     - ``alpha`` (Eq. 14, content-style trade-off): t ← α t + (1 − α) f(c); α = 0 gives back
       the content's features, 1 the full style.
 
     Args:
         content_feat: ``(B, C, H, W)``.
-        style_feats: K tensors ``(B or 1, C, H_k, W_k)``.
+        style_feats: K tensors ``(B or 1, C, H_k, W_k)``; with ``masks``, None for a region
+            that keeps the content's features.
         alpha: in [0, 1].
         style_weights: K numbers ≥ 0, not all 0; not with ``masks``.
         masks: K masks ``(H', W')``, ``(1, H', W')`` or ``(B or 1, 1, H', W')`` of 0s and 1s
             that cover every position exactly once (a partition), at any size (resized to
             H × W, nearest); or one tensor ``(K, H', W')``.
+
+    Example:
+        >>> x, y = torch.randn(1, 4, 2, 4), torch.randn(1, 4, 3, 3)
+        >>> left = torch.tensor([[1.0, 1.0, 0.0, 0.0]]).expand(2, 4)
+        >>> t = target(x, [y, None], masks=[left, 1 - left])
+        >>> torch.equal(t[..., 2:], x[..., 2:])
+        True
     """
     _check_features(content_feat, "content_feat")
     styles = list(style_feats) if not isinstance(style_feats, Tensor) else [style_feats]
     if not styles:
         raise ValueError("give at least one style feature map")
     alpha = check_alpha(alpha)
-    if masks is not None:
-        if style_weights is not None:
+    if masks is None:
+        if any(s is None for s in styles):
             raise ValueError(
-                "give style_weights or masks, not both: masks choose a style per region"
+                "a style of None keeps the content's features in its region and needs masks=; "
+                "without masks, leave it out (or use alpha=0 for the content everywhere)"
             )
-        t = _regional(content_feat, styles, masks, eps, unbiased)
-    else:
         w = blend_weights(style_weights, len(styles), name="style", styles="styles")
         t = sum(
             wk * adain(content_feat, s, eps, unbiased=unbiased)
             for wk, s in zip(w, styles, strict=True)
         )
-    return t if alpha == 1.0 else alpha * t + (1 - alpha) * content_feat
+        return t if alpha == 1.0 else alpha * t + (1 - alpha) * content_feat
+    if style_weights is not None:
+        raise ValueError("give style_weights or masks, not both: masks choose a style per region")
+    masks = _as_masks(masks, len(styles), content_feat.shape[-2:])
+    masks = [m.to(content_feat.device, content_feat.dtype) for m in masks]
+    styled = [(s, m) for s, m in zip(styles, masks, strict=True) if s is not None]
+    t = _regional(content_feat, styled, eps, unbiased)
+    if alpha != 1.0:
+        t = alpha * t + (1 - alpha) * content_feat
+    kept = [m for s, m in zip(styles, masks, strict=True) if s is None]
+    if kept:  # the content's own features, exactly (not α·f(c) + (1 − α)·f(c))
+        t = torch.where(sum(kept).bool(), content_feat, t)
+    return t
 
 
 def check_alpha(alpha: object) -> float:
@@ -230,13 +253,12 @@ def _as_masks(masks: Sequence[Tensor] | Tensor, k: int, size: tuple[int, int]) -
 
 
 def _regional(
-    content_feat: Tensor, styles: list[Tensor], masks, eps: float, unbiased: bool
+    content_feat: Tensor, styled: list[tuple[Tensor, Tensor]], eps: float, unbiased: bool
 ) -> Tensor:
-    """Σ_k m_k · AdaIN restricted to region k (the content's statistics inside it)."""
+    """Σ_k m_k · AdaIN restricted to region k (the content's statistics inside it), over the
+    ``(style, mask)`` pairs given; positions in none of their masks are 0."""
     out = torch.zeros_like(content_feat)
-    masks = _as_masks(masks, len(styles), content_feat.shape[-2:])
-    for style, m in zip(styles, masks, strict=True):
-        m = m.to(content_feat.device, content_feat.dtype)
+    for style, m in styled:
         c_mean, c_std = masked_mean_std(content_feat, m, eps, unbiased=unbiased)
         s_mean, s_std = mean_std(style, eps, unbiased=unbiased)
         out = out + m * (s_std * (content_feat - c_mean) / c_std + s_mean)

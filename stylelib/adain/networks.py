@@ -21,6 +21,7 @@ from stylelib import weights as weights_module
 from stylelib.adain.config import CHECKPOINT, CONTENT_LAYER, PADDINGS, STYLE_LAYERS, AdaINConfig
 from stylelib.adain.layer import target
 from stylelib.checkpoints import config_from_checkpoint, validate
+from stylelib.composite import check_weights, composite, hard_masks
 from stylelib.errors import LayerError, WeightsError
 from stylelib.images import check_image
 from stylelib.layers import layer_index
@@ -339,21 +340,45 @@ class AdaINNet(nn.Module):
 def stylize(
     net: AdaINNet,
     content: Tensor,
-    styles: Tensor | Sequence[Tensor],
+    styles: Tensor | Sequence[Tensor | None],
     *,
     alpha: float = 1.0,
     style_weights: Sequence[float] | None = None,
     masks: Sequence[Tensor] | Tensor | None = None,
+    regions: Sequence[Tensor] | None = None,
     preserve_color: bool = False,
 ) -> Tensor:
     """One forward pass: the content photo in the style(s), ``(B, 3, H, W)`` in [0, 1].
+
+    Spatial control (Huang & Belongie 2017, Sec. 7.3) takes one of two forms, one keyword each
+    (a 0/1 picture is both a partition and a set of soft weights, and the two are treated
+    differently, so the keyword says which is meant):
+
+    - ``masks``: a partition, one 0/1 mask per style at any size, resized to the features
+      (nearest) and handed to :func:`~stylelib.adain.layer.target` as they are (a style of
+      None keeps the photo's features in its region, decoded: no pixels are put back);
+    - ``regions``: soft weights at the content's size that sum to 1 at every pixel, one per
+      style (:func:`stylelib.masks.region_masks` makes them). Regions with the same style
+      (the same tensor, or equal ones) are one region, their weights added; regions with no
+      weight anywhere are dropped. The relu4_1 grid is split among the rest by
+      :func:`stylelib.composite.hard_masks` at the encoder's actual output size (each cell to
+      the region holding most of it), and one decoder pass decodes the per-region AdaIN.
+      A style of None keeps the photo there: its cells keep the photo's own features (no
+      stand-in style is encoded), and after decoding the photo's pixels come back by the
+      region's soft weight m at full resolution, out = (1 − m) · decoded + m · photo, so it
+      is exactly the photo wherever m = 1. With one region left, the result is exactly the
+      unmasked ``stylize`` in its style (or the photo, for None).
 
     Args:
         net: an :class:`AdaINNet`.
         content: ``(B, 3, H, W)`` in [0, 1].
         styles: one image ``(1 or B, 3, H', W')`` or several (any sizes) for interpolation
-            (``style_weights``) or spatial control (``masks``), see :func:`target`.
+            (``style_weights``) or spatial control (``masks``, ``regions``; None there keeps
+            the content), see :func:`target`.
         alpha: the content-style trade-off of Eq. 14.
+        style_weights: the mix of several styles everywhere; not with masks or regions.
+        masks: K hard masks, one per style (above).
+        regions: K soft weights ``(B or 1, 1, H, W)``, one per style (above).
         preserve_color: recolour each style to the content's colour mean and covariance first
             (Sec. 7.3, after Gatys et al. 2016, "Preserving Color in Neural Artistic Style
             Transfer"; :func:`stylelib.color.match_colors` ``"linear"``, the port's ``coral``).
@@ -361,25 +386,100 @@ def stylize(
     The decoder's output is cropped to the content's size (the encoder's ceil-mode pooling
     rounds odd sides up) and clamped to [0, 1]. Runs without autograd.
     """
-    from stylelib.color import match_colors
-
     check_image(content, "content")
     styles = [styles] if isinstance(styles, Tensor) else list(styles)
+    if masks is not None and regions is not None:
+        raise ValueError("give masks (a 0/1 partition) or regions (soft weights), not both")
+    if any(s is None for s in styles) and masks is None and regions is None:
+        raise ValueError(
+            "a style of None keeps the photo in its region and needs regions= (or masks=); "
+            "without them, leave it out"
+        )
     for i, style in enumerate(styles):
-        check_image(style, f"style {i + 1}" if len(styles) > 1 else "style")
+        if style is not None:
+            check_image(style, f"style {i + 1}" if len(styles) > 1 else "style")
     device = next(net.decoder.parameters()).device
     content = content.to(device)
-    if preserve_color:
-        styles = [
-            match_colors(s, content[:1] if s.shape[0] == 1 else content, "linear") for s in styles
-        ]
+    if regions is not None:
+        if style_weights is not None:
+            raise ValueError(
+                "give style_weights or regions, not both: regions choose a style per region"
+            )
+        return _stylize_regions(net, content, styles, regions, alpha, preserve_color)
     with torch.no_grad():
-        content_feat = net.encoder(content)
-        style_feats = [net.encoder(s.to(device)) for s in styles]
+        content_feat, style_feats = _encode(net, content, styles, preserve_color)
         t = target(content_feat, style_feats, alpha=alpha, style_weights=style_weights, masks=masks)
-        out = net.decoder(t)
+        return _decode(net, t, content)
+
+
+def _encode(
+    net: AdaINNet, content: Tensor, styles: list[Tensor | None], preserve_color: bool
+) -> tuple[Tensor, list[Tensor | None]]:
+    """f(c) and each f(s) (None stays None), the styles recoloured first if asked."""
+    from stylelib.color import match_colors
+
+    def recolour(style: Tensor) -> Tensor:
+        return match_colors(style, content[:1] if style.shape[0] == 1 else content, "linear")
+
+    if preserve_color:
+        styles = [None if s is None else recolour(s) for s in styles]
+    content_feat = net.encoder(content)
+    return content_feat, [None if s is None else net.encoder(s.to(content.device)) for s in styles]
+
+
+def _decode(net: AdaINNet, t: Tensor, content: Tensor) -> Tensor:
+    """g(t) cropped to the content's size (ceil-mode pooling rounds odd sides up), in [0, 1]."""
     h, w = content.shape[-2:]
-    return out[..., :h, :w].clamp(0.0, 1.0)
+    return net.decoder(t)[..., :h, :w].clamp(0.0, 1.0)
+
+
+def _stylize_regions(
+    net: AdaINNet,
+    content: Tensor,
+    styles: list[Tensor | None],
+    regions: Sequence[Tensor],
+    alpha: float,
+    preserve_color: bool,
+) -> Tensor:
+    """:func:`stylize` with ``regions``: soft weights -> cells, one pass, the photo put back."""
+    weights = check_weights(regions, content.shape[-2:])
+    if len(weights) != len(styles):
+        raise ValueError(
+            f"{len(styles)} styles for {len(weights)} regions; give one style (or None, for "
+            "the photo) per region"
+        )
+    distinct: list[Tensor | None] = []  # one entry per style, in order of first appearance
+    merged: list[Tensor] = []  # its regions' weights, added up
+    for style, m in zip(styles, weights, strict=True):
+        same = [i for i, d in enumerate(distinct) if _same_style(d, style)]
+        if same:
+            merged[same[0]] = merged[same[0]] + m
+        else:
+            distinct.append(style)
+            merged.append(m)
+    used = [i for i, m in enumerate(merged) if bool((m > 0).any())]
+    distinct, merged = [distinct[i] for i in used], [merged[i] for i in used]
+    if len(distinct) == 1 and distinct[0] is None:
+        return content.float().clone()
+    with torch.no_grad():
+        content_feat, style_feats = _encode(net, content, distinct, preserve_color)
+        if len(distinct) == 1:  # exactly the unmasked stylize (whole-image statistics)
+            return _decode(net, target(content_feat, style_feats, alpha=alpha), content)
+        cells = hard_masks(merged, tuple(content_feat.shape[-2:]))
+        t = target(content_feat, style_feats, alpha=alpha, masks=cells)
+        out = _decode(net, t, content)
+    photo = [m for d, m in zip(distinct, merged, strict=True) if d is None]
+    if not photo:
+        return out
+    m = photo[0].to(out)
+    return composite([out, content.to(out)], [1 - m, m])
+
+
+def _same_style(a: Tensor | None, b: Tensor | None) -> bool:
+    """One style: both None, the same tensor, or equal tensors."""
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.shape == b.shape and bool(torch.equal(a, b.to(a.device))))
 
 
 def load_encoder(

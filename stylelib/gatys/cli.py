@@ -33,7 +33,37 @@ INIT_CHOICES = typing.get_args(typing.get_type_hints(GatysConfig)["init"])
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
+    check_styles_and_masks(args)
     return run_transfer(args, transfer_config(args), args.content, args.styles)
+
+
+def check_styles_and_masks(args: argparse.Namespace) -> None:
+    """Positional STYLEs or ``--mask MASK:STYLE`` flags, never both; ``args.masks`` becomes
+    ``[(mask, style or None), ...]`` and ``args.styles`` the styles of the masks."""
+    from stylelib.masks import MaskError, parse_mask_flag
+
+    flags = args.masks or []
+    if not flags:
+        if not args.styles:
+            raise MaskError(
+                "give at least one STYLE image (a file or a built-in name), or regions "
+                "with --mask MASK:STYLE"
+            )
+        args.masks = None
+        return
+    if args.styles:
+        raise MaskError(
+            f"with --mask the styles come from the --mask flags (MASK:STYLE), so the "
+            f"positional STYLE {args.styles[0]!r} has no region; drop it, or give it a "
+            "region with --mask MASK:STYLE"
+        )
+    if args.style_blend is not None:
+        raise MaskError(
+            "--style-blend and --mask cannot go together: each --mask gives its region one "
+            "style; drop --style-blend"
+        )
+    args.masks = [parse_mask_flag(flag) for flag in flags]
+    args.styles = [style for _, style in args.masks]
 
 
 def run_transfer(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
@@ -41,14 +71,18 @@ def run_transfer(args: argparse.Namespace, config, content: str, styles: list[st
     from stylelib.gatys.transfer import transfer
     from stylelib.images import save_image
 
-    inputs = [s for s in (content, *styles, args.start) if s and Path(s).is_file()]
+    regions = getattr(args, "masks", None)  # [(mask, style or None)] from check_styles_and_masks
+    masks = None if regions is None else [_mask_arg(m) for m, _ in regions]
+    given = (content, *styles, args.start, *(m for m, _ in regions or []))
+    inputs = [s for s in given if s and Path(s).is_file()]
     out, log_path = check_transfer_outputs(args, config, inputs)
     init = args.start if args.start and args.start not in INIT_CHOICES else None
     with _jsonl_log(log_path, args.overwrite) as log:
         result = transfer(
             _image_arg(content),
-            [_image_arg(s) for s in styles],
+            [_image_arg(s) if s is not None else None for s in styles],
             config,
+            masks=masks,
             blend=args.style_blend,
             init=_image_arg(init) if init else None,
             callback=log,
@@ -108,6 +142,11 @@ def _image_arg(spec: str):
     return spec if Path(spec).exists() else resolve_image(spec)
 
 
+def _mask_arg(spec: str) -> str | Path:
+    """A mask file as a path (never overwritten), else the name for stylelib.masks."""
+    return Path(spec) if Path(spec).expanduser().is_file() else spec
+
+
 @contextlib.contextmanager
 def _jsonl_log(target: Path | None, overwrite: bool):
     """A callback writing one JSON line per step to ``target`` (moved into place at the end)."""
@@ -151,6 +190,20 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
         help="start from white noise (paper), the content, the style, or an image file",
     )
     g = p.add_argument_group("styles and colour")
+    g.add_argument(
+        "--mask",
+        dest="masks",
+        action="append",
+        metavar="MASK:STYLE",
+        help="spatial control (Gatys et al. 2017): STYLE (a file, a built-in name, or none: "
+        "the photo's content only) inside MASK (an image file, white or opaque = inside; or "
+        "top, bottom, left, right, centre, all, rest = what the other masks leave). Repeat "
+        "once per region, e.g. --mask sky.png:starry_night --mask rest:none; the styles then "
+        "come from these flags only (no positional STYLE, no --style-blend). A mask of "
+        "another size but the same aspect ratio is resized (with a warning); overlapping or "
+        "soft masks are shared out to sum 1 per pixel; every pixel must be covered. "
+        "--guide-mode says how masks reach each layer",
+    )
     g.add_argument(
         "--style-blend",
         type=floats,
@@ -199,10 +252,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "transfer",
         help="Gatys style transfer: optimise an image",
         description="Gatys et al. 2016 style transfer. CONTENT and STYLE are image "
-        "files or built-in names (chelsea, astronaut, mosaic, starry_night, ...).",
+        "files or built-in names (chelsea, astronaut, mosaic, starry_night, ...). With "
+        "--mask MASK:STYLE (repeated), each region of the output gets its own style "
+        "(Gatys et al. 2017) and no positional STYLE is given.",
     )
     p.add_argument("content", help="content image: a file or a built-in name")
-    p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images")
+    p.add_argument(
+        "styles", nargs="*", metavar="STYLE", help="one or more style images (none with --mask)"
+    )
     add_output(p, "output image (.png, .jpg, ...)")
     add_transfer_arguments(p)
     p.set_defaults(func=cmd_transfer)

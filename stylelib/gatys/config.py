@@ -37,6 +37,8 @@ Sources, cited per field:
          Style Transfer. CVPR 2017. Sec. 5 is colour control (5.1 luminance-only transfer,
          5.2 colour matching); its abstract promises "large size, high-quality stylisation"
          more efficiently (the section of that procedure is not verified here).
+  [G17c] The authors' code of [G17], github.com/leongatys/NeuralImageSynthesis
+         (ExampleNotebooks/SpatialControl.ipynb, LossLayers.lua): spatial control.
   [Gc]   The authors' PyTorch notebook, github.com/leongatys/PytorchNeuralStyleTransfer.
   [J16]  Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and
          Super-Resolution. ECCV 2016, Sec. 3 and 4.1.
@@ -64,6 +66,10 @@ from stylelib.config import (
     check_layers,
     check_pixels,
 )
+
+# [G17c] get_fm_guides(mode=...): "simple|all|inside, downsampling|all neurons that see
+# region| neurons that see only region" (stylelib.gatys.guided)
+GuideMode = Literal["simple", "all", "inside"]
 
 # [G16] Sec. 3, the settings of Fig. 3: style "conv1_1 ... conv5_1" and content "conv4_2" (also
 # [G15], Fig. 2), Caffe blobs that hold the
@@ -101,6 +107,9 @@ class GatysConfig:
     gamma: float = 0.0  # [Ng]'s extension: subtract gamma * L_style(content, x)
     device: str = "auto"  # CUDA, then Apple MPS, then CPU
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast VGG; Grams and losses in fp32
+    guide_mode: GuideMode = "simple"  # with masks: simple = the mask downsampled to each layer;
+    # all / inside = the positions that see any / only pixels of the region (eroded);
+    # [G17c] get_fm_guides' modes, "simple" in its two-style example (gatys.guided)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -5,6 +5,11 @@ matrices A^l (Gatys et al. 2016, Sec. 2). One evaluation runs the network on the
 image x and returns L(x) = alpha L_content + beta L_style + tv_weight TV(x) - gamma
 L_style(p, x) with each part, in the normalisation the config names
 (:mod:`stylelib.losses`).
+
+With spatial control (Gatys et al. 2017; :mod:`stylelib.gatys.guided`) the style term is a
+sum over the regions that have a style, each with weight 1/K (K such regions): region r's
+guided Grams against the Grams of its own style image. A region without a style adds no
+style loss; the content loss stays over the whole image.
 """
 
 from __future__ import annotations
@@ -19,8 +24,21 @@ from torch import Tensor
 
 from stylelib.errors import Diverged
 from stylelib.gatys.config import GatysConfig
+from stylelib.gatys.guided import guided_layer_loss, layer_guides, normalize_guide
 from stylelib.losses import content_loss, gram_matrix, layer_style_loss, style_gram, total_variation
+from stylelib.masks import MaskError
 from stylelib.vgg import VGGFeatures
+
+
+@dataclass(frozen=True)
+class RegionTargets:
+    """One region of spatial control at one scale: where it is at each style layer, and the
+    Grams of its style image there."""
+
+    index: int  # its place among the masks given (history records it as region/<index>)
+    guides: dict[str, Tensor]  # layer -> normalised guide (1, 1, h, w); empty layers left out
+    grams: dict[str, Tensor]  # layer -> A_r^l of the region's style image, same layers
+    weight: float  # 1/K over the K regions with a style (the authors' gw = 1/n_ch)
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,13 @@ class Targets:
     content: dict[str, Tensor]  # P^l of the content image
     style: dict[str, Tensor]  # blended A^l of the style images, for x's size
     content_grams: dict[str, Tensor]  # G^l of the content image (the gamma term), or empty
+    regions: tuple[RegionTargets, ...] = ()  # spatial control: the style term is theirs
+
+    def style_layers(self) -> list[str]:
+        """The layers the style term reads: the blended Grams', or every region's."""
+        if not self.regions:
+            return list(self.style)
+        return list(dict.fromkeys(n for r in self.regions for n in r.grams))
 
 
 def used_layers(config: GatysConfig) -> tuple[list[str], list[str]]:
@@ -55,8 +80,17 @@ def make_targets(
     styles: Sequence[Tensor],
     blend: Sequence[float],
     config: GatysConfig,
+    masks: Sequence[Tensor] | None = None,
 ) -> Targets:
-    """Content features, blended style Grams and (for gamma > 0) content Grams, detached."""
+    """Content features, blended style Grams and (for gamma > 0) content Grams, detached.
+
+    With ``masks`` (one ``(1, 1, H, W)`` region mask per entry of ``styles``, at the content's
+    size, from :func:`stylelib.masks.region_masks`), each region gets its guides and its
+    style's Grams instead of a blend (``blend`` is not used), and a style of None gives a
+    region without style loss.
+    """
+    if masks is not None:
+        return _region_targets(net, content, styles, masks, config)
     content_layers, style_layers = used_layers(config)
     with torch.no_grad():
         p = features(net, content, content_layers + style_layers, config.precision)
@@ -75,6 +109,41 @@ def make_targets(
     return Targets(p, grams, content_grams)
 
 
+def _region_targets(
+    net: VGGFeatures,
+    content: Tensor,
+    styles: Sequence[Tensor | None],
+    masks: Sequence[Tensor],
+    config: GatysConfig,
+) -> Targets:
+    """Content features, and per region with a style: its guides and its style's Grams."""
+    content_layers, style_layers = used_layers(config)
+    if not config.style_weight > 0:
+        style_layers = []
+    styled = [i for i, s in enumerate(styles) if s is not None]
+    regions = []
+    with torch.no_grad():
+        p = features(net, content, content_layers + style_layers, config.precision)
+        positions = {n: p[n].shape[2] * p[n].shape[3] for n in style_layers}
+        p = {n: p[n] for n in content_layers}
+        for i in styled if style_layers else []:
+            mask = masks[i].to(content.device, content.dtype)
+            guides = layer_guides(mask, config.arch, style_layers, config.guide_mode)
+            guides = {n: normalize_guide(g) for n, g in guides.items() if bool(g.amax() > 0)}
+            if not guides:
+                raise MaskError(
+                    f"region {i + 1} has no position in any style layer with "
+                    f"guide_mode={config.guide_mode!r} at {content.shape[-1]} x "
+                    f"{content.shape[-2]} px; use guide_mode='simple', a larger size or a "
+                    "larger region"
+                )
+            a = features(net, styles[i], list(guides), config.precision)
+            grams = {n: style_gram(a[n], positions[n], config.normalization) for n in guides}
+            del a
+            regions.append(RegionTargets(i, guides, grams, 1.0 / len(styled)))
+    return Targets(p, {}, {}, tuple(regions))
+
+
 def evaluate(
     net: VGGFeatures, x: Tensor, targets: Targets, config: GatysConfig
 ) -> tuple[Tensor, dict[str, Tensor]]:
@@ -82,7 +151,7 @@ def evaluate(
 
     A pure function of its inputs: Gatys et al. 2016, Eq. 7, plus TV and the gamma term.
     """
-    layers = list(targets.content) + list(targets.style)
+    layers = list(targets.content) + targets.style_layers()
     f = features(net, x, layers, config.precision)
     norm, parts = config.normalization, {}
     total = x.new_zeros(())
@@ -93,7 +162,12 @@ def evaluate(
         parts["content_total"] = config.content_weight * content
         total = total + parts["content_total"]
     weights = dict(zip(config.style_layers, config.style_layer_weights, strict=True))
-    if config.style_weight > 0:
+    if config.style_weight > 0 and targets.regions:
+        parts.update(_region_parts(f, targets.regions, weights, norm))
+        style = sum(weights[n] * parts[f"style/{n}"] for n in targets.style_layers())
+        parts["style_total"] = config.style_weight * style
+        total = total + parts["style_total"]
+    elif config.style_weight > 0:
         for name, target in targets.style.items():
             parts[f"style/{name}"] = layer_style_loss(f[name], target, norm)
         style = sum(weights[n] * parts[f"style/{n}"] for n in targets.style)
@@ -109,6 +183,20 @@ def evaluate(
         parts["tv_total"] = config.tv_weight * total_variation(x, config.tv_kind)
         total = total + parts["tv_total"]
     return total, parts
+
+
+def _region_parts(
+    f: dict[str, Tensor], regions: Sequence[RegionTargets], weights: dict, norm: str
+) -> dict[str, Tensor]:
+    """``style/<layer>``: Σ_r (1/K) E_l,r; ``region/<index>``: Σ_l w_l E_l,r (unweighted by β)."""
+    parts: dict[str, Tensor] = {}
+    for r in regions:
+        per_layer = {n: guided_layer_loss(f[n], r.guides[n], g, norm) for n, g in r.grams.items()}
+        for n, e in per_layer.items():
+            key = f"style/{n}"
+            parts[key] = parts[key] + r.weight * e if key in parts else r.weight * e
+        parts[f"region/{r.index}"] = sum(weights[n] * e for n, e in per_layer.items())
+    return parts
 
 
 def gradient_scale(net: VGGFeatures, x: Tensor, targets: Targets, config: GatysConfig) -> float:

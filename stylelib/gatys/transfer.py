@@ -11,7 +11,9 @@ the image returned is exactly the image whose loss was reported. One *step* is o
 iteration and one loss evaluation (a forward and a backward pass); each scale adds one
 evaluation that sets the loss scale and one forward pass that scores the final image, and
 all are counted. Texture synthesis is ``content_weight=0``; feature inversion ("what does
-relu3_1 keep?") is ``style_weight=0``: the same function.
+relu3_1 keep?") is ``style_weight=0``: the same function. Spatial control (Gatys et al.
+2017) is ``masks=``: one region per style image, each matched through guided Gram matrices
+(:mod:`stylelib.gatys.guided`), a style of None leaving its region to the content loss.
 
 Example::
 
@@ -31,6 +33,7 @@ import functools
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +50,7 @@ from stylelib.errors import Diverged, ImageError
 from stylelib.gatys.config import GatysConfig
 from stylelib.gatys.objective import Targets, evaluate, extractor, gradient_scale, make_targets
 from stylelib.images import MIN_SIDE, check_output_path, load_image, resize, save_image
+from stylelib.masks import MaskError, region_masks
 from stylelib.vgg import VGGFeatures, layer_index
 
 # callback(step, image, record) after every step; True stops the run.
@@ -71,7 +75,9 @@ class Result:
         history: one dict per step: ``step``, ``size``, ``evaluations`` (cumulative), ``loss``
             (weighted total, at the start of the step), ``content``/``style`` (unweighted
             per-layer values), ``content_total``, ``style_total``, ``tv_total``,
-            ``gamma_total`` (weighted terms) and ``seconds`` since the start.
+            ``gamma_total`` (weighted terms) and ``seconds`` since the start; with masks also
+            ``region`` (index of each region with a style -> its unweighted style loss,
+            Σ_l w_l E_l,r).
         steps: optimiser iterations run, over all scales.
         evaluations: loss evaluations (forward + backward passes), over all scales.
         stopped: ``"finished"``, ``"interrupted"`` (Ctrl-C), ``"stopped"`` (the callback
@@ -142,6 +148,7 @@ def transfer(
     progress: bool = True,
     net: VGGFeatures | None = None,
     extra_loss: ExtraLoss | None = None,
+    masks: Sequence | None = None,
 ) -> Result:
     """Gatys style transfer of ``content`` in the style of ``style`` (one image or a list).
 
@@ -165,6 +172,15 @@ def transfer(
             caller), ``x`` the image being optimised, at each scale's size; recorded as
             ``extra_total``. Video style transfer adds its temporal loss this way. The loss
             scale (:func:`~stylelib.gatys.objective.gradient_scale`) is set without it.
+        masks: spatial control: one region mask per entry of ``style`` (an image file, an
+            ``(H, W)`` array in [0, 1], or a built-in name such as ``"top"`` or ``"rest"``;
+            :mod:`stylelib.masks` states the rules: resized with a warning if only the size
+            differs, normalised to sum 1 per pixel, every pixel covered). Region i takes the
+            style of ``style[i]``, or none (content only) where it is None; regions are
+            weighted equally (``config.guide_mode`` carries the masks to the layers). Not
+            with ``blend`` or ``config.gamma``. A region without style keeps the photo only
+            if the run starts from it (``init="content"``); from noise it becomes the
+            content reconstruction (a warning says so).
 
     Returns:
         A :class:`Result`; ``result.image`` is ``(1, 3, H, W)`` with long side ``config.size``.
@@ -173,24 +189,24 @@ def transfer(
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("no style image was given (an empty list); pass one or more styles")
-    blend = blend_weights(blend, len(styles), name="blend", styles="style images")
+    _check_masks_args(masks, styles, blend, config, init)
+    if masks is None:
+        blend = blend_weights(blend, len(styles), name="blend", styles="style images")
     save_every = check_save_every(save_every)
     device = pick_device(config.device)
     content_img = load_image(content, size=config.size)
-    style_imgs = [load_image(s) for s in styles]
+    regions = None if masks is None else region_masks(masks, tuple(content_img.shape[-2:]))
+    style_imgs = [None if s is None else load_image(s) for s in styles]
     if config.color in ("histogram", "linear"):
-        style_imgs = [color.match_colors(s, content_img, config.color) for s in style_imgs]
+        style_imgs = [_maybe(color.match_colors, s, content_img, config.color) for s in style_imgs]
     sizes = level_sizes(config.size, config.scales)
     _check_level_sizes(content_img, style_imgs, sizes, config.style_scale)
     _check_layers(config)
+    inputs = _paths(content, *styles, init, *(masks or []))
     if save_every and save_path:  # refuse a bad path now, not after the first save_every steps
-        check_output_path(_numbered(save_path, 0), inputs=_paths(content, *styles, init))
+        check_output_path(_numbered(save_path, 0), inputs=inputs)
         for step in range(save_every, sum(level_steps(config)) + 1, save_every):
-            check_output_path(
-                _numbered(save_path, step),
-                inputs=_paths(content, *styles, init),
-                overwrite=overwrite,
-            )
+            check_output_path(_numbered(save_path, step), inputs=inputs, overwrite=overwrite)
     net = net or extractor(config)
     net = net.to(device)
     run = _Run(
@@ -202,7 +218,7 @@ def transfer(
         save_every=save_every if save_path else 0,
         save_path=save_path,
         overwrite=overwrite,
-        inputs=_paths(content, *styles, init),
+        inputs=inputs,
         extra_loss=extra_loss,
     )
     steps = level_steps(config)
@@ -212,13 +228,20 @@ def transfer(
         for size, n_steps in zip(sizes, steps, strict=True):
             level_content = resize(content_img, size).to(device)
             side = max(MIN_SIDE, round(size * config.style_scale))
-            level_styles = [resize(s, side).to(device) for s in style_imgs]
+            level_styles = [_maybe(resize, s, side) for s in style_imgs]
+            level_styles = [_maybe(Tensor.to, s, device) for s in level_styles]
             if config.color == "luminance":
-                pairs = [color.luminance_only_inputs(level_content, s) for s in level_styles]
-                level_content, level_styles = pairs[0][0], [s for _, s in pairs]
+                level_content, level_styles = _luminance_inputs(level_content, level_styles)
             run.config = level_config(config, size, sizes[-1])
-            targets = make_targets(net, level_content, level_styles, blend, run.config)
-            x = _initial_image(x, init, level_content, level_styles[0], config).to(device)
+            level_masks = _level_masks(regions, level_content, device)
+            if level_masks is None:
+                targets = make_targets(net, level_content, level_styles, blend, run.config)
+            else:
+                targets = make_targets(
+                    net, level_content, level_styles, blend, run.config, level_masks
+                )
+            first = next(s for s in level_styles if s is not None)
+            x = _initial_image(x, init, level_content, first, config).to(device)
             x = run.level(x, targets, size, n_steps)
             if run.result.stopped != "finished":
                 break
@@ -352,8 +375,8 @@ def _record(evaluation: dict, step: int, size: int, evaluations: int, seconds: f
     }
     for key, value in evaluation.items():
         group, _, name = key.partition("/")
-        if name:
-            rec[group][name] = value
+        if name:  # content/<layer>, style/<layer>, region/<index>
+            rec.setdefault(group, {})[name] = value
         elif key != "loss":
             rec[key] = value
     return rec
@@ -382,6 +405,65 @@ def check_save_every(save_every: object) -> int:
     return int(save_every)
 
 
+def _check_masks_args(masks, styles: list, blend, config: GatysConfig, init) -> None:
+    """What ``masks`` cannot go with, refused in one line before any work; the warning for a
+    region without style that starts from noise."""
+    if masks is None:
+        if any(s is None for s in styles):
+            raise ValueError(
+                "a style of None means a region without style and needs masks=; without "
+                "masks give every style image"
+            )
+        return
+    if isinstance(masks, (str, Tensor)) or not isinstance(masks, Sequence):
+        raise MaskError("masks must be a list with one mask per style (e.g. ['top', 'rest'])")
+    if len(masks) != len(styles):
+        raise MaskError(
+            f"{len(masks)} masks for {len(styles)} styles; give one mask per style, with "
+            "None as the style of a region that keeps the content only"
+        )
+    if blend is not None:
+        raise MaskError("give blend or masks, not both: masks choose one style per region")
+    if config.gamma > 0:
+        raise MaskError(
+            f"gamma={config.gamma:g} subtracts the whole photo's style, which masks leave "
+            "undefined; use gamma=0 with masks"
+        )
+    if all(s is None for s in styles):
+        raise MaskError(
+            "every region's style is none, so there is no style to transfer; give at least "
+            "one region a style image"
+        )
+    if any(s is None for s in styles) and init is None and config.init == "noise":
+        warnings.warn(
+            "a region without style starts from white noise (init='noise') and will show "
+            "the content's reconstruction, not the photo; use init='content' (--init "
+            "content) to keep it",
+            stacklevel=3,
+        )
+
+
+def _maybe(function, image, *args):
+    """``function(image, *args)``, or None for a region without style."""
+    return None if image is None else function(image, *args)
+
+
+def _luminance_inputs(content: Tensor, styles: list) -> tuple[Tensor, list]:
+    """:func:`stylelib.color.luminance_only_inputs` for every style there is."""
+    pairs = [_maybe(color.luminance_only_inputs, content, s) for s in styles]
+    kept = [p for p in pairs if p is not None]
+    return kept[0][0], [None if p is None else p[1] for p in pairs]
+
+
+def _level_masks(regions: list[Tensor] | None, content: Tensor, device) -> list[Tensor] | None:
+    """The region masks at one level's size: averaged over each pixel's footprint, so that
+    they still sum to 1 everywhere."""
+    if regions is None:
+        return None
+    size = tuple(content.shape[-2:])
+    return [F.adaptive_avg_pool2d(m, size).to(device) for m in regions]
+
+
 def _check_level_sizes(
     content: Tensor, styles: list[Tensor], sizes: list[int], style_scale: float
 ) -> None:
@@ -393,6 +475,8 @@ def _check_level_sizes(
             f"{MIN_SIDE} px, which VGG's five poolings need; use fewer scales or a larger size"
         )
     for i, style in enumerate(styles, 1):
+        if style is None:  # a region without style
+            continue
         short = _short_side(style, max(MIN_SIDE, round(sizes[0] * style_scale)))
         if short < MIN_SIDE:
             raise ImageError(
