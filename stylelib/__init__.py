@@ -33,7 +33,7 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     gatys: cli | johnson: cli | superres: cli | adain: cli
     figures, diagrams
     demo, video
-    env, panelkit
+    env, panelkit, videofigures
     widgets, adain_panel, multistyle_panel, checks, course
     cli
 

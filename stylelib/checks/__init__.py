@@ -15,7 +15,8 @@ comparing values and naming the mistake; :mod:`.guard`: what an answer may not c
 from the checks, which live by lesson: :mod:`.arithmetic` and :mod:`.network` (01),
 :mod:`.loss_terms` (00, 02, 04), :mod:`.gradients` (02), :mod:`.closure` and
 :mod:`.gatys_loop` (03), :mod:`.transform_net` and :mod:`.training` (04), :mod:`.beyond`
-(05). Each lists its checks in ``__all__``; this package exports them all.
+(05), :mod:`.superres` (06), :mod:`.adain` (07), :mod:`.video` (08). Each lists its checks in
+``__all__``; this package exports them all.
 
 Every check also runs the answer on a hard input (values beyond [0, 1], a flat patch of
 ties) and once on a simulated GPU (:mod:`.device`; ``meta`` where that cannot be made), refuses
@@ -39,6 +40,7 @@ Example (the test cell of an nbgrader exercise)::
 """
 
 from . import (
+    adain,
     arithmetic,
     beyond,
     closure,
@@ -46,8 +48,10 @@ from . import (
     gradients,
     loss_terms,
     network,
+    superres,
     training,
     transform_net,
+    video,
 )
 from .adain import *  # noqa: F403
 from .arithmetic import *  # noqa: F403 - each module's __all__ is its checks
@@ -62,7 +66,9 @@ from .network import *  # noqa: F403
 from .superres import *  # noqa: F403
 from .training import *  # noqa: F403
 from .transform_net import *  # noqa: F403
+from .video import *  # noqa: F403
 
 _MODULES = (arithmetic, beyond, closure, gatys_loop, gradients, loss_terms, network, training)
-__all__ = [name for module in (*_MODULES, transform_net) for name in module.__all__]
+_MODULES += (transform_net, superres, adain, video)
+__all__ = [name for module in _MODULES for name in module.__all__]
 __all__ += ["RTOL", "SEED", "SLOW_SECONDS", "Factor", "FEATURE_CASES"]
