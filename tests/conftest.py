@@ -49,3 +49,13 @@ def notebook_cache(offline_cache, notebook_torch_home, monkeypatch):
     """Point this test's subprocesses (nbgrader, JupyterLab kernels) at the shared cache."""
     monkeypatch.setenv("TORCH_HOME", str(notebook_torch_home))
     return notebook_torch_home / "hub" / "checkpoints"
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on tiny tensors a second thread only waits (10x slower
+    on two busy shared cores). Modules use it with ``pytestmark``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -74,13 +74,7 @@ PORT_RELUS = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 30}
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only waits (10x slower on two busy shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def rand(*shape, seed=0, dtype=torch.float32):

@@ -25,14 +25,7 @@ from stylelib.johnson.masked import region_keys, stylize_regions
 from stylelib.johnson.network import TransformerNet, stylize_image
 from stylelib.masks import region_masks
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only waits (10x slower on two busy shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def rand(*shape, seed=0):
