@@ -364,9 +364,15 @@ def apply_each(
     device,
     overwrite: bool,
     protected: list | None = None,
+    load=None,
+    save=None,
 ) -> tuple[int, float]:
     """``fn(image) -> image`` on every input, each saved to its output: what every
     one-forward-pass command (``stylize``, ``upscale``, ``adain``) does to a list of photos.
+
+    ``load(path, size=)`` and ``save(image, path, inputs=, overwrite=)`` default to
+    :func:`stylelib.images.load_image` and :func:`~stylelib.images.save_image`; the tiled
+    path passes the uint8 ones of :mod:`stylelib.tiling` (images as ``(H, W, 3)`` arrays).
 
     An unreadable file found in a folder is skipped with a warning (one named on the command
     line is an error); one line per image says where it went, at what size, in how long.
@@ -382,10 +388,11 @@ def apply_each(
     from .errors import ImageError
     from .images import load_image, save_image
 
+    load, save = load or load_image, save or save_image
     total, done = 0.0, 0
     for source, target in zip(inputs, outputs, strict=True):
         try:
-            image = load_image(source, size=size)
+            image = load(source, size=size)
         except ImageError as exc:
             if source not in from_folders:
                 raise
@@ -397,8 +404,8 @@ def apply_each(
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - start
         total, done = total + seconds, done + 1
-        save_image(out, target, inputs=[*inputs, *(protected or [])], overwrite=overwrite)
-        h, w = out.shape[-2:]
+        save(out, target, inputs=[*inputs, *(protected or [])], overwrite=overwrite)
+        h, w = out.shape[:2] if out.ndim == 3 and out.shape[-1] == 3 else out.shape[-2:]
         print(f"{source} -> {target} ({w} x {h}) in {seconds:.3f} s")
     if not done:
         raise ImageError("none of the input images could be read (see the warnings above)")

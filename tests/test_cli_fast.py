@@ -194,3 +194,53 @@ def test_stylize_keeps_existing_outputs_in_a_folder(model, photos, tmp_path, cap
     one_line_error(code, err, "p1.png' already exists")
     assert sorted(p.name for p in outdir.iterdir()) == ["p1.png"]  # nothing written at all
     assert (outdir / "p1.png").read_bytes() == b"an earlier result"
+
+
+@pytest.fixture
+def random_net(tmp_path):
+    from stylelib.johnson.network import save_transformer
+
+    torch.manual_seed(0)
+    return save_transformer(TransformerNet().eval(), tmp_path / "net.pth")
+
+
+def test_stylize_with_one_tile_equals_one_pass(random_net, tmp_path, capsys):
+    """A tile larger than the photo: one window, its own statistics: the untiled picture."""
+    photo = tmp_path / "photo.png"
+    save_image(procedural_style("waves", size=64)[..., :50, :], photo)
+    whole, tiled = tmp_path / "whole.png", tmp_path / "tiled.png"
+    assert run(capsys, "stylize", random_net, photo, "-o", whole)[0] == 0
+    code, out, err = run(capsys, "stylize", random_net, photo, "-o", tiled, "--tile", "256")
+    assert code == 0, err
+    assert "(64 x 50)" in out
+    assert (load_image(tiled) - load_image(whole)).abs().max() <= 1 / 255 + 1e-6
+
+
+@pytest.mark.slow
+def test_stylize_in_tiles_equals_one_pass(random_net, tmp_path, capsys):
+    """Several windows normalised with the whole image's statistics (about 20 s here)."""
+    photo = tmp_path / "photo.png"
+    save_image(procedural_style("mosaic", size=260)[..., :190, :], photo)
+    whole, tiled = tmp_path / "whole.png", tmp_path / "tiled.png"
+    assert run(capsys, "stylize", random_net, photo, "-o", whole)[0] == 0
+    args = ["--tile", "200", "--overlap", "8", "--quiet"]
+    assert run(capsys, "stylize", random_net, photo, "-o", tiled, *args)[0] == 0
+    assert (load_image(tiled) - load_image(whole)).abs().max() <= 1 / 255 + 1e-6
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--tile", "100"], "use a tile of at least"),
+        (["--overlap", "8"], "give --tile PX too"),
+        (["--tile", "512", "--mask", "top"], "--tile does not go with --mask"),
+        (["--tile", "512", "--precision", "bf16"], "--tile runs in fp32"),
+    ],
+)
+def test_bad_tiles_exit_2_with_one_line(random_net, tmp_path, capsys, flags, fragment):
+    photo = tmp_path / "photo.png"
+    save_image(procedural_style("waves", size=64), photo)
+    out = tmp_path / "out.png"
+    code, _, err = run(capsys, "stylize", random_net, photo, "-o", out, *flags)
+    one_line_error(code, err, fragment)
+    assert not out.exists()

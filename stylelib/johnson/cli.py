@@ -38,6 +38,7 @@ from stylelib.commands import (
     add_output,
     add_overwrite,
     add_precision,
+    add_quiet,
     add_training_flags,
     apply_each,
     config_from_args,
@@ -230,12 +231,42 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     net = load_network(model, device)
     if args.precision == "bf16":
         net = net.to(torch.bfloat16)
-    if args.masks:
+    if args.overlap is not None and args.tile is None:
+        raise ValueError("--overlap blends the windows of --tile; give --tile PX too")
+    files = {}
+    if args.tile is not None:
+        stylize, files = _tiled_stylizer(net, args)  # refuses --mask, a bad --tile
+        protected = []
+    elif args.masks:
         stylize, protected = _masked_stylizer(net, args)  # refuses a bad --mask
     else:
         stylize, protected = stylizer(net, args), []  # refuses a missing or misplaced --style
     with output_folder(outputs):  # only now that the model has loaded
-        return _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected)
+        return _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected, files)
+
+
+def _tiled_stylizer(net, args: argparse.Namespace):
+    """``(array -> array, the uint8 loader and saver)`` for ``--tile``: the image cut into
+    windows normalised with the whole image's statistics (:mod:`stylelib.johnson.tiled`)."""
+    from stylelib.johnson.conditional import MultiStyleNet
+    from stylelib.johnson.tiled import OVERLAP, prepare, receptive_halo, stylize_tiled
+    from stylelib.tiling import check_tiling, load_uint8, save_uint8
+
+    if args.masks:
+        raise ValueError("--tile does not go with --mask yet; leave out one of them")
+    if args.precision != "fp32":
+        raise ValueError("--tile runs in fp32; leave out --precision")
+    stylizer(net, args)  # a missing or misplaced --style: one line, before any output
+    style = args.style if isinstance(net, MultiStyleNet) else None
+    overlap = OVERLAP if args.overlap is None else args.overlap
+    halo = receptive_halo(net)
+    check_tiling(args.tile, overlap, halo=halo, align=prepare(net, style).align, what="--tile")
+
+    def stylize(image):
+        kw = {"tile": args.tile, "overlap": overlap, "progress": not args.quiet}
+        return stylize_tiled(net, image, style, **kw)
+
+    return stylize, {"load": load_uint8, "save": save_uint8}
 
 
 def stylizer(net, args: argparse.Namespace):
@@ -335,7 +366,7 @@ def _masked_stylizer(net, args: argparse.Namespace):
     return stylize, files
 
 
-def _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected) -> int:
+def _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected, files) -> int:
     """Stylise each input into its output; print one line each and a summary."""
     done, total = apply_each(
         stylize,
@@ -346,6 +377,7 @@ def _stylize_all(args, stylize, device, inputs, outputs, from_folders, protected
         device=device,
         overwrite=args.overwrite,
         protected=protected,
+        **files,
     )
     where = f" in {len(args.masks)} regions" if args.masks else ""
     what = f"stylized {done} image(s){where} on {device}"
@@ -446,6 +478,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "shared, uncovered pixels refused: add --mask rest:none); one pass per distinct "
         "style. Not with --style",
     )
+    s.add_argument(
+        "--tile",
+        type=int,
+        metavar="PX",
+        help="images larger than memory: stylise windows of PX x PX (e.g. 1024), each "
+        "normalised with the whole image's statistics (measured first, one pass per "
+        "normalisation layer), so the result equals one pass over the whole image; memory "
+        "grows with PX², not with the image (10,000² px in a few GB)",
+    )
+    s.add_argument(
+        "--overlap",
+        type=int,
+        metavar="PX",
+        help="with --tile: px over which neighbouring windows are blended (default 32)",
+    )
     add_device(s)
     add_precision(
         s,
@@ -453,6 +500,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(pixels within ~0.03 of fp32)",
     )
     add_overwrite(s, "replace existing outputs")
+    add_quiet(s)
     s.set_defaults(func=cmd_stylize)
 
     c = sub.add_parser(
