@@ -17,15 +17,15 @@ String imports (``importlib.import_module``, ``"stylelib.mod:attr"``) count as i
     layers, downloads
     config
     images
-    data, color, videoio, flow, masks
+    data, color, videoio, flow, masks, tiling
     weights, videorun
     netnorm
     vgg
     losses, checkpoints, blocks, trainset, classify
     trainkit
     commands
-    gatys: config -> guided -> objective -> transfer -> explore |
-        johnson: config -> network, conditional -> published, masked -> multistyle, train |
+    gatys: config -> guided -> objective -> transfer, tiled -> explore |
+        johnson: config -> network, conditional -> published, masked, tiled -> multistyle, train |
         superres: config, quality -> degrade, network -> train |
         adain: config, layer -> networks -> losses -> train
     catalogue, presets, magenta

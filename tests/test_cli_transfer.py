@@ -316,3 +316,37 @@ def test_overwrite_replaces_the_step_images_too(capsys, pictures, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("out*")) == [
         "out.jsonl", "out.png", "out.step00001.png", "out.step00002.png"
     ]  # fmt: skip
+
+
+def test_tiled_transfer_keeps_the_content_size_and_logs_every_step(capsys, pictures, tmp_path):
+    """--tile with a window larger than the picture: one window, the plumbing end to end."""
+    content = save_image(procedural_style("waves", size=60)[..., :44, :], tmp_path / "c.png")
+    out, log = tmp_path / "out.png", tmp_path / "losses.jsonl"
+    flags = ["--weights", "random", "--device", "cpu", "--steps", "2", "--quiet"]
+    code, stdout, err = run(
+        capsys, "transfer", content, pictures["mosaic"], "-o", out, "--tile", "272",
+        "--log", log, *flags,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "(60 x 44, in 272 px windows)" in stdout
+    assert load_image(out).shape == (1, 3, 44, 60)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 2 and all("loss" in r for r in records)
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--tile", "100"], "use a tile of at least"),
+        (["--overlap", "16"], "needs --tile"),
+        (["--tile", "512", "--optimizer", "lbfgs"], "needs --optimizer adam"),
+        (["--tile", "512", "--save-every", "1"], "needs no --save-every"),
+        (["--tile", "512", "--scales", "2"], "coarse-to-fine is not tiled"),
+    ],
+)
+def test_bad_tiles_exit_2_with_one_line(capsys, pictures, tmp_path, extra, fragment):
+    out = tmp_path / "out.png"
+    code, _, err = run(capsys, "transfer", pictures["mosaic"], pictures["waves"], "-o", out,
+                       "--weights", "random", *extra)  # fmt: skip
+    one_line_error(code, err, fragment)
+    assert not out.exists()

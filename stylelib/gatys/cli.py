@@ -34,7 +34,56 @@ INIT_CHOICES = typing.get_args(typing.get_type_hints(GatysConfig)["init"])
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     check_styles_and_masks(args)
+    if args.tile is not None or args.overlap is not None:
+        return run_tiled(args, transfer_config(args), args.content, args.styles)
     return run_transfer(args, transfer_config(args), args.content, args.styles)
+
+
+def run_tiled(args: argparse.Namespace, config, content: str, styles: list[str]) -> int:
+    """``--tile``: :func:`stylelib.gatys.tiled.transfer_tiled`, the image in uint8 throughout.
+
+    Its output has ``--size`` as its long side when given, else the content image's own size
+    (the point of tiling); the optimiser is always Adam (L-BFGS's history would hold many
+    copies of a large image)."""
+    from stylelib.gatys.tiled import OVERLAP, transfer_tiled
+    from stylelib.tiling import save_uint8
+
+    unsupported = [
+        flag
+        for flag, given in (
+            ("--tile", args.tile is None),
+            ("no --mask", bool(args.masks)),
+            ("no --save-every", args.save_every > 0),
+            ("--optimizer adam", args.optimizer == "lbfgs"),
+        )
+        if given
+    ]
+    if unsupported:
+        raise ValueError(
+            f"tiled transfer needs {unsupported[0]} (--overlap goes with --tile PX; masks, "
+            "step images and L-BFGS are not tiled)"
+        )
+    given = (content, *styles, args.start)
+    inputs = [s for s in given if s and Path(s).is_file()]
+    out, log_path = check_transfer_outputs(args, config, inputs)
+    init = args.start if args.start and args.start not in INIT_CHOICES else None
+    with _jsonl_log(log_path, args.overwrite) as log:
+        result = transfer_tiled(
+            _image_arg(content),
+            [_image_arg(s) for s in styles],
+            config,
+            size=args.size,
+            blend=args.style_blend,
+            init=_image_arg(init) if init else None,
+            tile=args.tile,
+            overlap=OVERLAP if args.overlap is None else args.overlap,
+            callback=log,
+            progress=not args.quiet,
+        )
+        save_uint8(result.image, out, inputs=inputs, overwrite=args.overwrite)
+    h, w = result.image.shape[:2]
+    print(f"wrote {out} ({w} x {h}, in {args.tile} px windows); {result.message}")
+    return {"finished": 0, "stopped": 0, "interrupted": 130}.get(result.stopped, 1)
 
 
 def check_styles_and_masks(args: argparse.Namespace) -> None:
@@ -235,6 +284,18 @@ def add_transfer_arguments(p: argparse.ArgumentParser) -> None:
         g, "replace OUT, its --save-every images and the --log file if they exist (never an input)"
     )
     add_quiet(g)
+    g = p.add_argument_group("images larger than memory")
+    g.add_argument(
+        "--tile",
+        type=int,
+        metavar="PX",
+        help="optimise in windows of PX x PX (e.g. 512), the Gram matrices summed over them "
+        "and the windows moved every step; the output keeps the content's size unless --size "
+        "is given; Adam, --steps steps; memory grows with PX², not the image",
+    )
+    g.add_argument(
+        "--overlap", type=int, metavar="PX", help="with --tile: px of blend between windows"
+    )
     add_config_flags(what, GatysConfig, skip=SKIP)  # every other field
 
 
