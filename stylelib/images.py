@@ -551,8 +551,13 @@ def save_image(
         PosixPath('/home/me/out.png')
     """
     target = check_output_path(path, inputs=inputs, overwrite=overwrite)
+    return write_pil(to_pil(image), target, overwrite=overwrite)  # converted before any file
+
+
+def write_pil(pil: Image.Image, target: Path, *, overwrite: bool = False) -> Path:
+    """Write ``pil`` to ``target`` (checked already: :func:`check_output_path`) atomically, in
+    the format its suffix names; a failure is one line (:class:`OutputError`)."""
     fmt, options = _SAVE_FORMATS[target.suffix.lower()]
-    pil = to_pil(image)  # check and convert before any file is created
     try:
         with atomic_write(target, overwrite=overwrite) as f:
             pil.save(f, format=fmt, **options)

@@ -49,9 +49,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from stylelib.errors import ImageError, OutputError, StylelibError, one_line
-from stylelib.files import atomic_write
-from stylelib.images import _SAVE_FORMATS, check_output_path
+from stylelib.errors import ImageError, StylelibError, one_line
+from stylelib.images import check_output_path, write_pil
 
 # The tiled paths' guard against decompression bombs, in place of images.MAX_PIXELS (64 Mpx,
 # set by a float32 whole-image tensor): a 16,384² px image is 805 MB as uint8 in and as much
@@ -557,15 +556,7 @@ def save_uint8(
     """Save an ``(H, W, 3)`` uint8 array atomically, as :func:`stylelib.images.save_image` does
     (the format from the suffix; an input or, unless ``overwrite``, an existing file is kept)."""
     target = check_output_path(path, inputs=inputs, overwrite=overwrite)
-    fmt, options = _SAVE_FORMATS[target.suffix.lower()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         pil = Image.fromarray(np.ascontiguousarray(array))
-    try:
-        with atomic_write(target, overwrite=overwrite) as f:
-            pil.save(f, format=fmt, **options)
-    except OutputError:
-        raise
-    except OSError as e:
-        raise OutputError(f"could not write '{target}' ({one_line(e)})") from e
-    return target
+    return write_pil(pil, target, overwrite=overwrite)
