@@ -71,7 +71,10 @@ start = time.perf_counter()
 photo = tiling.load_uint8(path)
 cfg = replace(PRESETS["gatys2016"], weights="random", normalize_network=False, device="cpu",
               init="content", steps=steps, style_scale=512 / max(photo.shape[:2]))
-result = transfer_tiled(photo, style, cfg, tile=tile, progress=False)
+def report(step, image, record):
+    print(f"step {step}: loss {record['loss']:.4g}, {record['seconds']:.0f} s", file=sys.stderr)
+
+result = transfer_tiled(photo, style, cfg, tile=tile, callback=report, progress=False)
 run = time.perf_counter() - start
 tiling.save_uint8(result.image, path + ".out.png", overwrite=True)
 peak = int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1])
@@ -100,7 +103,7 @@ def run_child(code: str, *args) -> dict:
         [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True
     )
     if out.returncode != 0:
-        raise SystemExit(f"child failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"child failed (exit status {out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
