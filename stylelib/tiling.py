@@ -525,11 +525,13 @@ def resize_uint8(
         return np.asarray(pil).copy()
 
 
-def to_uint8(x: torch.Tensor, rows: int = 256) -> np.ndarray:
-    """A float image ``(1, 3, H, W)`` in [0, 1] as a new ``(H, W, 3)`` uint8 array, made a
-    band of ``rows`` at a time (no full-size float temporary)."""
+def to_uint8(x: torch.Tensor, rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
+    """A float image ``(1, 3, H, W)`` in [0, 1] as an ``(H, W, 3)`` uint8 array, made a band
+    of ``rows`` at a time (no full-size float temporary); written into ``out`` when given
+    (a loop that keeps its best image reuses one array instead of allocating one per step)."""
     _, _, h, w = x.shape
-    out = np.empty((h, w, 3), np.uint8)
+    if out is None:
+        out = np.empty((h, w, 3), np.uint8)
     for r in range(0, h, rows):
         band = x[0, :, r : r + rows].detach().cpu().clamp(0, 1).mul(255).round_()
         out[r : r + rows] = band.to(torch.uint8).permute(1, 2, 0).numpy()

@@ -480,16 +480,20 @@ def transfer_tiled(
 
 def _optimise(objective, x: Tensor, plan: list, config, callback, start) -> TiledResult:
     """Adam on the whole image, one exact gradient per step on each ``(shift, grid)`` of
-    ``plan``; keeps the best image."""
+    ``plan``; keeps the best image.
+
+    Every full-size buffer (the gradient, Adam's moments, the best image) is made once and
+    reused: freeing and re-allocating tens of MB each step would leave the C heap fragmented,
+    and the resident memory growing with the image by more than the buffers themselves."""
     result = TiledResult(image=np.empty(0, np.uint8))
-    m, v = torch.zeros_like(x), torch.zeros_like(x)
+    m, v, grad = torch.zeros_like(x), torch.zeros_like(x), torch.zeros_like(x)
     lr = config.step_size if config.optimizer == "adam" else ADAM_LR
-    best, best_loss, scale = None, math.inf, None
+    best, best_loss, scale = np.empty((*x.shape[2:], 3), np.uint8), math.inf, None
     try:
         for k, (shift, grid) in enumerate(plan):
-            grad = torch.zeros_like(x)
-            loss, values = objective(x, grid, grad)
-            if not math.isfinite(loss) or not bool(torch.isfinite(grad).all()):
+            loss, values = objective(x, grid, grad.zero_())
+            norm = float(torch.linalg.vector_norm(grad))  # NaN/Inf if any element is
+            if not math.isfinite(loss) or not math.isfinite(norm):
                 raise Diverged(
                     f"the loss or its gradient became NaN/Inf at step {k + 1}; lower the "
                     f"learning rate (lr={lr:g}); returning the best image so far"
@@ -499,25 +503,27 @@ def _optimise(objective, x: Tensor, plan: list, config, callback, start) -> Tile
             result.history.append(record)
             result.steps = k + 1
             if loss < best_loss:  # the loss of x before this step's update
-                best, best_loss = to_uint8(x), loss
+                best_loss = loss
+                to_uint8(x, out=best)
             if callback is not None and callback(k + 1, to_uint8(x), record):
                 result.stopped, result.message = "stopped", f"stopped at step {k + 1}"
                 break
             if scale is None:  # RMS 1 per pixel, as objective.gradient_scale: eps stays small
-                rms = float(torch.linalg.vector_norm(grad)) / math.sqrt(grad.numel())
-                scale = 1.0 / rms if rms > 0 and math.isfinite(rms) else 1.0
+                rms = norm / math.sqrt(grad.numel())
+                scale = 1.0 / rms if rms > 0 else 1.0
             adam_step_(x, grad, m, v, k + 1, lr, scale)
-            del grad
         else:  # score the last step's image too
+            del grad, m, v
             final, _ = objective(x, plan[-1][1])
             if final < best_loss:
-                best, best_loss = to_uint8(x), final
+                best_loss = final
+                to_uint8(x, out=best)
     except Diverged as exc:
         result.stopped, result.message = "diverged", str(exc)
     except KeyboardInterrupt:
         result.stopped = "interrupted"
         result.message = f"interrupted at step {result.steps}; returning the best image so far"
-    result.image = best if best is not None else to_uint8(x)
+    result.image = best if math.isfinite(best_loss) else to_uint8(x)
     result.loss = best_loss if math.isfinite(best_loss) else None
     return result
 

@@ -108,11 +108,10 @@ class _WholeImageNorm(nn.Module):
             self._parts = []
             self._add(x)
             self.finish()
-        scale, shift = self._affine(style_weights)
+        scale, shift = (t.to(self.mean.device) for t in self._affine(style_weights))
         a = scale * torch.rsqrt(self.var + self.eps)
         b = shift - self.mean * a
-        view = (1, -1, 1, 1)
-        return x * a.to(x.dtype).view(view) + b.to(x.dtype).view(view)
+        return x * a.to(x).view(1, -1, 1, 1) + b.to(x).view(1, -1, 1, 1)
 
     def _affine(self, style_weights: Tensor | None) -> tuple[Tensor, Tensor]:
         """γ and β (float64, (C,)) of the replaced layer, for this style mix."""
@@ -222,6 +221,7 @@ def _forward_order(prepared: _Prepared, norms: list[_WholeImageNorm]) -> list[_W
 
 def _forward(prepared: _Prepared, x: Tensor) -> Tensor:
     """The copy's forward pass on its plain path, building no graph (no tensor needs one)."""
+    x = x.to(next(prepared.net.parameters()).device)
     with torch.enable_grad():
         if prepared.style_weights is None:
             return prepared.net(x)
@@ -344,7 +344,7 @@ def stylize_tiled(
 def _window(prepared: _Prepared, image: np.ndarray, rows: Span, cols: Span) -> np.ndarray:
     """The network's output on one window, ``(h, w, 3)`` float32."""
     y = _forward(prepared, window_tensor(image, rows, cols))
-    return y[0].float().permute(1, 2, 0).contiguous().numpy()
+    return y[0].float().permute(1, 2, 0).cpu().contiguous().numpy()
 
 
 def _bar(enabled: bool):
@@ -358,6 +358,7 @@ def untiled_reference(net: nn.Module, image: np.ndarray, style: object = None) -
     """The network on the whole image at once, ``(H, W, 3)`` float32: what a tiled run must
     equal (tests and the lesson compare the two)."""
     x = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+    x = x.to(next(net.parameters()).device)
     with torch.no_grad():
         y = net(x) if style is None else net(x, style_vector(style, net.num_styles))
-    return y[0].float().permute(1, 2, 0).numpy()
+    return y[0].float().permute(1, 2, 0).cpu().numpy()
