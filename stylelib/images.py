@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -41,6 +42,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from stylelib.config import MIN_SIDE  # VGG's smallest side: one home, in config
 from stylelib.errors import ImageError, OutputError, one_line
 from stylelib.files import atomic_write, check_target
+
+T = TypeVar("T")
 
 # Default decompression-bomb guard: a 64-megapixel photo is about the largest a user means to
 # load; a tiny file that claims more would decode into gigabytes of memory.
@@ -249,7 +252,7 @@ def load_image(
             f"{MIN_SIDE}), got {size!r}; pass e.g. size=256, or size=None to keep the size"
         )
     if isinstance(source, (str, os.PathLike)):
-        x = _from_path(Path(source), max_pixels)
+        x = open_image_file(Path(source), max_pixels, _from_pil)
     elif isinstance(source, Image.Image):
         x = _from_pil(source, max_pixels, "PIL image")
     elif isinstance(source, np.ndarray):
@@ -270,8 +273,14 @@ def load_image(
     return x
 
 
-def _from_path(path: Path, max_pixels: int) -> torch.Tensor:
-    """Open, guard, decode and convert an image file."""
+def open_image_file(
+    path: Path, max_pixels: int, convert: Callable[[Image.Image, int, str], T]
+) -> T:
+    """Open an image file lazily (its header first) and return ``convert(img, max_pixels,
+    what)``, ``what`` the quoted path for messages: every way a file can fail (missing, a
+    folder, empty, unreadable, not an image, truncated, a decompression bomb) is one line
+    (:class:`ImageError`). :func:`load_image` converts to a float tensor,
+    :func:`stylelib.tiling.load_uint8` to a uint8 array."""
     path = path.expanduser()
     if not path.exists():
         raise ImageError(f"image file not found: '{path}'; check the path and the folder")
@@ -281,7 +290,7 @@ def _from_path(path: Path, max_pixels: int) -> torch.Tensor:
         raise ImageError(f"'{path}' is empty (0 bytes); re-export or download the image again")
     try:
         with Image.open(path) as img:  # lazy: reads the header only
-            return _from_pil(img, max_pixels, f"'{path}'")
+            return convert(img, max_pixels, f"'{path}'")
     except ImageError:
         raise
     except PermissionError:

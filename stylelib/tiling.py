@@ -47,10 +47,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from stylelib.errors import ImageError, StylelibError, one_line
-from stylelib.images import check_output_path, write_pil
+from stylelib.errors import ImageError, StylelibError
+from stylelib.images import check_output_path, open_image_file, write_pil
 
 # The tiled paths' guard against decompression bombs, in place of images.MAX_PIXELS (64 Mpx,
 # set by a float32 whole-image tensor): a 16,384² px image is 805 MB as uint8 in and as much
@@ -463,21 +463,12 @@ def load_uint8(
 
 
 def _path_uint8(path: Path, max_pixels: int) -> np.ndarray:
-    if not path.is_file():
-        raise ImageError(f"image file not found: '{path}'; check the path")
     previous = Image.MAX_IMAGE_PIXELS
     try:
         # PIL's own guard (89 Mpx) would warn or refuse at open; ours is checked from the
         # header in _pil_uint8, before anything is decoded.
         Image.MAX_IMAGE_PIXELS = max(previous or 0, max_pixels)
-        with Image.open(path) as img:
-            return _pil_uint8(img, max_pixels, f"'{path}'")
-    except ImageError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageError(f"'{path}' is not an image PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"could not decode '{path}' ({one_line(e)})") from None
+        return open_image_file(path, max_pixels, _pil_uint8)
     finally:
         Image.MAX_IMAGE_PIXELS = previous
 

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from stylelib import tiling
+from stylelib.images import load_image
 from stylelib.johnson import tiled
 from stylelib.johnson.conditional import MultiStyleNet, one_hot
 from stylelib.johnson.network import TransformerNet
@@ -198,6 +199,26 @@ def test_load_uint8_composites_transparency_on_white_and_guards_pixels(tmp_path)
     assert (tiling.load_uint8(tmp_path / "clear.png") == 255).all()
     with pytest.raises(tiling.ImageError, match="more than the tiled limit of 63"):
         tiling.load_uint8(tmp_path / "clear.png", max_pixels=63)
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "empty", "not an image", "truncated"])
+def test_load_uint8_refuses_bad_files_as_load_image_does(tmp_path, case):
+    """The tiled loader opens files through the same guard as load_image: one line each."""
+    path = tmp_path / "bad.png"
+    if case == "folder":
+        path.mkdir()
+    elif case == "empty":
+        path.touch()
+    elif case == "not an image":
+        path.write_text("hello")
+    elif case == "truncated":
+        tiling.save_uint8(photo(64, 64), path)
+        path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(tiling.ImageError) as expected:
+        load_image(path)
+    with pytest.raises(tiling.ImageError) as got:
+        tiling.load_uint8(path)
+    assert str(got.value) == str(expected.value) and "\n" not in str(got.value)
 
 
 # --------------------------------------------------------------------------- feed-forward
