@@ -114,8 +114,8 @@ def _rise(p: np.ndarray, first: int, width: int) -> np.ndarray:
 def min_tile(halo: int, overlap: int, align: int = 1) -> int:
     """The smallest ``tile`` for this halo and overlap: two halos, the ramp, and a step of at
     least :data:`MIN_STEP` and of ``overlap + align`` (so that a ramp never meets the next)."""
-    step = _align_up(max(MIN_STEP, overlap + align), align)
-    return _align_up(2 * halo + overlap + step, align)
+    step = align_up(max(MIN_STEP, overlap + align), align)
+    return align_up(2 * halo + overlap + step, align)
 
 
 def check_tiling(
@@ -208,7 +208,8 @@ def spans(
     return tuple(out)
 
 
-def _align_up(n: int, align: int) -> int:
+def align_up(n: int, align: int) -> int:
+    """``n`` rounded up to a multiple of ``align`` (a network's stride)."""
     return -(-n // align) * align
 
 

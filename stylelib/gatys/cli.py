@@ -63,10 +63,7 @@ def run_tiled(args: argparse.Namespace, config, content: str, styles: list[str])
             f"tiled transfer needs {unsupported[0]} (--overlap goes with --tile PX; masks, "
             "step images and L-BFGS are not tiled)"
         )
-    given = (content, *styles, args.start)
-    inputs = [s for s in given if s and Path(s).is_file()]
-    out, log_path = check_transfer_outputs(args, config, inputs)
-    init = args.start if args.start and args.start not in INIT_CHOICES else None
+    inputs, out, log_path, init = _prepare_run(args, config, (content, *styles))
     with _jsonl_log(log_path, args.overwrite) as log:
         result = transfer_tiled(
             _image_arg(content),
@@ -83,7 +80,7 @@ def run_tiled(args: argparse.Namespace, config, content: str, styles: list[str])
         save_uint8(result.image, out, inputs=inputs, overwrite=args.overwrite)
     h, w = result.image.shape[:2]
     print(f"wrote {out} ({w} x {h}, in {args.tile} px windows); {result.message}")
-    return {"finished": 0, "stopped": 0, "interrupted": 130}.get(result.stopped, 1)
+    return exit_status(result.stopped)
 
 
 def check_styles_and_masks(args: argparse.Namespace) -> None:
@@ -122,10 +119,8 @@ def run_transfer(args: argparse.Namespace, config, content: str, styles: list[st
 
     regions = getattr(args, "masks", None)  # [(mask, style or None)] from check_styles_and_masks
     masks = None if regions is None else [_mask_arg(m) for m, _ in regions]
-    given = (content, *styles, args.start, *(m for m, _ in regions or []))
-    inputs = [s for s in given if s and Path(s).is_file()]
-    out, log_path = check_transfer_outputs(args, config, inputs)
-    init = args.start if args.start and args.start not in INIT_CHOICES else None
+    given = (content, *styles, *(m for m, _ in regions or []))
+    inputs, out, log_path, init = _prepare_run(args, config, given)
     with _jsonl_log(log_path, args.overwrite) as log:
         result = transfer(
             _image_arg(content),
@@ -143,7 +138,22 @@ def run_transfer(args: argparse.Namespace, config, content: str, styles: list[st
         save_image(result.image, out, inputs=inputs, overwrite=args.overwrite)
     h, w = result.image.shape[-2:]
     print(f"wrote {out} ({w} x {h}); {result.message}")
-    return {"finished": 0, "stopped": 0, "interrupted": 130}.get(result.stopped, 1)
+    return exit_status(result.stopped)
+
+
+def exit_status(stopped: str) -> int:
+    """A run's exit status from its result's ``stopped`` (stylelib.cli.EXIT_CODES): finished
+    or stopped by a callback 0, diverged 1, interrupted 130."""
+    return {"finished": 0, "stopped": 0, "interrupted": 130}.get(stopped, 1)
+
+
+def _prepare_run(args: argparse.Namespace, config, given: tuple) -> tuple:
+    """What both runs check before any work: ``(inputs, out, log or None, init image or
+    None)``; ``inputs`` are the files among ``given`` and ``--start``, never overwritten."""
+    inputs = [s for s in (*given, args.start) if s and Path(s).is_file()]
+    out, log_path = check_transfer_outputs(args, config, inputs)
+    init = args.start if args.start and args.start not in INIT_CHOICES else None
+    return inputs, out, log_path, init
 
 
 def check_transfer_outputs(args: argparse.Namespace, config, inputs: list[str]):

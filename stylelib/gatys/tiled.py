@@ -69,6 +69,7 @@ from stylelib.tiling import (
     Grid,
     Span,
     TileError,
+    align_up,
     check_tiling,
     from_uint8,
     grid_shift,
@@ -147,7 +148,7 @@ def vgg_halo(config: GatysConfig) -> tuple[int, int]:
     for name in content + style:
         reach, factor = vgg_reach(name, config.arch)
         halo, align = max(halo, reach + factor - 1), max(align, factor)
-    return -(-halo // align) * align, align
+    return align_up(halo, align), align
 
 
 def positions_of(arch: str, height: int, width: int, layers: Sequence[str]) -> dict[str, int]:
@@ -586,7 +587,7 @@ def _check_halo(halo: object, align: int) -> int:
     """A halo as a whole number of px >= 0, rounded up to the stride."""
     if isinstance(halo, bool) or not isinstance(halo, int) or halo < 0:
         raise TileError(f"halo must be a whole number of px >= 0 (None: exact), got {halo!r}")
-    return -(-halo // align) * align
+    return align_up(halo, align)
 
 
 def _progress(total: int, enabled: bool):
