@@ -42,12 +42,7 @@ DEEPER = {  # to relu4_1: a 40 px halo
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def config(layers=SHALLOW, **kwargs) -> GatysConfig:

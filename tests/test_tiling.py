@@ -40,12 +40,7 @@ GEOMETRIES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def photo(h: int, w: int, seed: int = 0, noise: float = 0.15) -> np.ndarray:
